@@ -56,6 +56,7 @@ pub enum Error<E> {
 }
 
 impl<E> Error<E> {
+    #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
     pub(crate) fn corrupted(block: u32, what: &'static str) -> Self {
         Error::Corrupted(Corruption { block, what })
     }

@@ -1,4 +1,30 @@
-//! cairn-core: the storage engine of cairn.
+//! cairn-core: the storage engine of cairn, an embedded key-value store
+//! that runs on raw NOR flash, on a file, and in a browser, and never loses
+//! an acknowledged write when the power is cut.
+//!
+//! The engine is a log-structured merge tree laid over a [`BlockDevice`]:
+//! writes go to a write-ahead log and a sorted in-memory table; full
+//! memtables are flushed into sorted tables, one erase block each, which
+//! compaction merges level by level. A manifest, committed copy-on-write
+//! into rotating metadata blocks, names the live tables.
+//!
+//! ```
+//! use cairn_core::{Config, Db, device::RamDevice};
+//! use core::ops::Bound;
+//!
+//! let mut db = Db::format(RamDevice::new(4096, 64, 4), Config::default()).unwrap();
+//! db.put(b"apple", b"red").unwrap();
+//! db.put(b"banana", b"yellow").unwrap();
+//! db.put(b"cherry", b"dark red").unwrap();
+//! let fruit: Vec<_> = db
+//!     .range(Bound::Included(&b"b"[..]), Bound::Unbounded)
+//!     .map(|r| r.unwrap().0)
+//!     .collect();
+//! assert_eq!(fruit, [b"banana".to_vec(), b"cherry".to_vec()]);
+//! ```
+//!
+//! Features: `alloc` (the [`Db`] itself), `std` (implies `alloc`),
+//! `defmt` (error types for firmware logging), `log`.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -10,6 +36,24 @@ extern crate std;
 
 pub mod device;
 pub mod error;
+pub mod format;
+#[cfg(feature = "alloc")]
+mod io;
 
+#[cfg(feature = "alloc")]
+mod db;
+#[cfg(feature = "alloc")]
+mod manifest;
+#[cfg(feature = "alloc")]
+mod memtable;
+#[cfg(feature = "alloc")]
+mod table;
+
+#[cfg(feature = "alloc")]
+pub use db::{Allocation, Batch, CheckReport, Config, Db, Range, Stats};
+#[cfg(feature = "alloc")]
+pub use device::RamDevice;
 pub use device::{BlockDevice, Geometry};
 pub use error::{Corruption, Error};
+#[cfg(feature = "alloc")]
+pub use manifest::LEVELS;

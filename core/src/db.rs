@@ -1,0 +1,1629 @@
+//! `Db`: the store. Mounting and recovery, the write path, flushes,
+//! compaction, reads and scans, and the consistency check.
+//!
+//! The commit protocol (see `docs/format.md` for the case analysis):
+//!
+//! 1. New tables and log blocks are written into blocks that the last
+//!    durable manifest does not reference, then made durable with `sync`.
+//! 2. A manifest record naming them is appended to the current metadata
+//!    block (or written into a freshly started one), then made durable.
+//! 3. Only then are the blocks the new manifest no longer references
+//!    released for reuse.
+//!
+//! A crash before step 2 completes leaves the old manifest in force, and
+//! everything it references untouched.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Bound;
+
+use crate::device::BlockDevice;
+use crate::error::Error;
+use crate::format::{
+    emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, BlockHeader,
+    BlockKind, Reader, FOOTER_LEN, HEADER_LEN,
+};
+use crate::io::Io;
+use crate::manifest::{ManifestRepr, WalRef, LEVELS};
+use crate::memtable::Memtable;
+use crate::table::{Layout, Lookup, Table, TableBuilder, TableCursor};
+
+/// Highest epoch seen, the block holding it, and the metadata blocks as
+/// (epoch, block), newest first.
+type HeaderScan = (u64, u32, Vec<(u64, u32)>);
+
+type Result<T, D> = core::result::Result<T, Error<<D as BlockDevice>::Error>>;
+
+/// How free blocks are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Allocation {
+    /// Take the next free block after the last one allocated, wrapping
+    /// around: every block is used in turn, which spreads erases evenly
+    /// over flash.
+    RoundRobin,
+    /// Take the lowest-numbered free block: keeps a file compact.
+    LowestFree,
+}
+
+/// Tuning of a store. The defaults suit a store on a PC; see the field docs
+/// for microcontrollers.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bytes of recent writes kept in memory before they are flushed into
+    /// a table. Also bounds the write-ahead log.
+    pub memtable_bytes: usize,
+    /// Target size of a table's data block, the unit a lookup reads.
+    /// Capped at a quarter of the device's block size.
+    pub data_block_bytes: u32,
+    /// Longest key accepted, at most 1024.
+    pub max_key_len: usize,
+    /// Longest value accepted; lowered automatically to what fits a block.
+    pub max_value_len: usize,
+    /// Level 0 is merged into level 1 once it holds this many memtables'
+    /// worth of tables.
+    pub l0_compaction_trigger: usize,
+    /// Each level below 1 may hold this many times the one above.
+    pub level_size_multiplier: u32,
+    /// Bloom filter bits per key (10 gives about 1% false positives).
+    pub bloom_bits_per_key: u32,
+    /// `put`, `delete` and `write` return only once the change is durable.
+    /// Turn off for bulk loads and call [`Db::sync`] yourself.
+    pub sync_writes: bool,
+    /// Blocks kept back for flushes, compaction and deletes when the store
+    /// is full; 0 picks a default from the geometry.
+    pub reserve_blocks: u32,
+    /// How free blocks are picked.
+    pub allocation: Allocation,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            memtable_bytes: 1 << 20,
+            data_block_bytes: 4096,
+            max_key_len: 1024,
+            max_value_len: 65536,
+            l0_compaction_trigger: 4,
+            level_size_multiplier: 10,
+            bloom_bits_per_key: 10,
+            sync_writes: true,
+            reserve_blocks: 0,
+            allocation: Allocation::RoundRobin,
+        }
+    }
+}
+
+/// Counters and gauges of a store, from [`Db::stats`].
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// `put` calls that succeeded.
+    pub puts: u64,
+    /// `delete` calls that succeeded.
+    pub deletes: u64,
+    /// `get` calls.
+    pub gets: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Range scans started.
+    pub scans: u64,
+    /// Memtable flushes.
+    pub flushes: u64,
+    /// Compactions run (moves included).
+    pub compactions: u64,
+    /// Key and value bytes handed to writes.
+    pub user_bytes_written: u64,
+    /// Device read calls.
+    pub device_reads: u64,
+    /// Bytes read from the device.
+    pub bytes_read: u64,
+    /// Device program calls.
+    pub programs: u64,
+    /// Bytes programmed.
+    pub bytes_programmed: u64,
+    /// Blocks erased.
+    pub erases: u64,
+    /// Device syncs.
+    pub syncs: u64,
+    /// Table data blocks read by lookups and scans.
+    pub table_block_reads: u64,
+    /// Live tables per level.
+    pub tables_per_level: [u32; LEVELS],
+    /// Blocks holding live data, the log or the manifest.
+    pub blocks_in_use: u32,
+    /// Blocks free for new data.
+    pub blocks_free: u32,
+    /// The device's block size.
+    pub block_size: u32,
+    /// The device's block count.
+    pub block_count: u32,
+    /// Bytes held by the memtable.
+    pub memtable_bytes: usize,
+    /// Blocks in the write-ahead log.
+    pub wal_blocks: u32,
+    /// Bytes of live tables (their used part).
+    pub table_bytes: u64,
+}
+
+impl Stats {
+    /// Bytes programmed on the device per byte the user wrote.
+    pub fn write_amplification(&self) -> f64 {
+        if self.user_bytes_written == 0 {
+            0.0
+        } else {
+            self.bytes_programmed as f64 / self.user_bytes_written as f64
+        }
+    }
+}
+
+/// What [`Db::check`] found.
+#[derive(Clone, Debug, Default)]
+pub struct CheckReport {
+    /// Tables verified.
+    pub tables: u32,
+    /// Entries read back from them.
+    pub entries: u64,
+    /// Blocks whose every structure was read and verified.
+    pub blocks_checked: u32,
+    /// Everything found wrong; empty for a healthy store.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    /// Whether nothing was found wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// An atomic group of writes: all of it survives a crash, or none of it.
+///
+/// ```
+/// use cairn_core::{Batch, Config, Db, device::RamDevice};
+///
+/// let mut db = Db::format(RamDevice::new(4096, 32, 4), Config::default()).unwrap();
+/// let mut batch = Batch::new();
+/// batch.put(b"from", b"90");
+/// batch.put(b"to", b"110");
+/// batch.delete(b"pending");
+/// db.write(&batch).unwrap();
+/// assert_eq!(db.get_vec(b"to").unwrap().as_deref(), Some(&b"110"[..]));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Batch::default()
+    }
+    /// Adds a put.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.ops.push((key.to_vec(), Some(value.to_vec())));
+    }
+    /// Adds a delete.
+    pub fn delete(&mut self, key: &[u8]) {
+        self.ops.push((key.to_vec(), None));
+    }
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    /// Removes every operation.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct OpCounts {
+    puts: u64,
+    deletes: u64,
+    gets: u64,
+    batches: u64,
+    scans: u64,
+    flushes: u64,
+    compactions: u64,
+    user_bytes: u64,
+    table_block_reads: u64,
+}
+
+/// Which blocks are free, and the epoch counter.
+struct Space {
+    used: Vec<bool>,
+    free: u32,
+    cursor: u32,
+    policy: Allocation,
+    reserve: u32,
+    next_epoch: u64,
+}
+
+impl Space {
+    fn mark(&mut self, b: u32) {
+        if !self.used[b as usize] {
+            self.used[b as usize] = true;
+            self.free -= 1;
+        }
+    }
+
+    fn release(&mut self, b: u32) {
+        if self.used[b as usize] {
+            self.used[b as usize] = false;
+            self.free += 1;
+        }
+    }
+
+    /// Picks a free block. User writes may not dig into the reserve.
+    fn allocate<E>(&mut self, internal: bool) -> core::result::Result<u32, Error<E>> {
+        if self.free == 0 || (!internal && self.free <= self.reserve) {
+            return Err(Error::Full);
+        }
+        let n = self.used.len() as u32;
+        let start = match self.policy {
+            Allocation::RoundRobin => self.cursor % n,
+            Allocation::LowestFree => 0,
+        };
+        for i in 0..n {
+            let b = (start + i) % n;
+            if !self.used[b as usize] {
+                self.mark(b);
+                self.cursor = b + 1;
+                return Ok(b);
+            }
+        }
+        Err(Error::Full)
+    }
+}
+
+/// Erases a free block and writes its header. Returns (block, epoch).
+fn start_block<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
+    l: &Layout,
+    kind: BlockKind,
+    internal: bool,
+) -> Result<(u32, u64), D> {
+    let b = space.allocate(internal)?;
+    let epoch = space.next_epoch;
+    space.next_epoch += 1;
+    let mut hdr = vec![0xFF; l.header_len];
+    BlockHeader {
+        kind,
+        epoch,
+        block_size: l.block_size as u32,
+        block_count: io.geo.block_count,
+    }
+    .emit(&mut hdr);
+    io.erase(b)?;
+    io.program(b, 0, &hdr)?;
+    Ok((b, epoch))
+}
+
+/// Writes a finished table into a fresh block.
+fn write_table<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
+    l: &Layout,
+    builder: TableBuilder,
+    out: &mut Vec<Table>,
+) -> Result<(), D> {
+    let b = space.allocate(true)?;
+    let epoch = space.next_epoch;
+    space.next_epoch += 1;
+    let (body, footer, table) = builder.finish(b, epoch, io.geo.block_count);
+    // Record the block before touching it so a failure releases it.
+    out.push(table);
+    io.erase(b)?;
+    io.program(b, 0, &body)?;
+    io.program(b, l.footer_off() as u32, &footer)?;
+    Ok(())
+}
+
+/// Iterates a run of non-overlapping tables in key order.
+struct RunCursor<'t> {
+    tables: &'t [Table],
+    ti: usize,
+    c: TableCursor,
+}
+
+impl<'t> RunCursor<'t> {
+    fn new(tables: &'t [Table]) -> Self {
+        RunCursor {
+            tables,
+            ti: 0,
+            c: TableCursor::new(),
+        }
+    }
+
+    fn seek<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        l: &Layout,
+        start: Bound<&[u8]>,
+        reads: &mut u64,
+    ) -> Result<(), D> {
+        self.ti = match start {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => self.tables.partition_point(|t| t.largest.as_slice() < k),
+            Bound::Excluded(k) => self.tables.partition_point(|t| t.largest.as_slice() <= k),
+        };
+        if self.ti < self.tables.len() {
+            self.c.seek(&self.tables[self.ti], io, l, start, reads)?;
+            self.skip_exhausted(io, l, reads)?;
+        }
+        Ok(())
+    }
+
+    fn skip_exhausted<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        l: &Layout,
+        reads: &mut u64,
+    ) -> Result<(), D> {
+        while self.c.key().is_none() && self.ti + 1 < self.tables.len() {
+            self.ti += 1;
+            self.c
+                .seek(&self.tables[self.ti], io, l, Bound::Unbounded, reads)?;
+        }
+        Ok(())
+    }
+
+    fn advance<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        l: &Layout,
+        reads: &mut u64,
+    ) -> Result<(), D> {
+        if self.ti < self.tables.len() {
+            self.c.advance(&self.tables[self.ti], io, l, reads)?;
+            self.skip_exhausted(io, l, reads)?;
+        }
+        Ok(())
+    }
+
+    fn key(&self) -> Option<&[u8]> {
+        if self.ti < self.tables.len() {
+            self.c.key()
+        } else {
+            None
+        }
+    }
+}
+
+/// Merges runs (highest priority first) and writes the newest version of
+/// every key into new tables. `drop_tombstone` says whether a tombstone for
+/// a key can be left out because nothing older can be shadowed.
+fn merge_into_tables<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
+    l: &Layout,
+    runs: &mut [RunCursor<'_>],
+    reads: &mut u64,
+    drop_tombstone: impl Fn(&[u8]) -> bool,
+    out: &mut Vec<Table>,
+) -> Result<(), D> {
+    for r in runs.iter_mut() {
+        r.seek(io, l, Bound::Unbounded, reads)?;
+    }
+    let mut builder = TableBuilder::new(*l);
+    let mut key = Vec::new();
+    let mut value = Vec::new();
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, r) in runs.iter().enumerate() {
+            if let Some(k) = r.key() {
+                if best.is_none_or(|b| k < runs[b].key().unwrap_or(&[])) {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(b) = best else { break };
+        key.clear();
+        key.extend_from_slice(runs[b].key().unwrap_or(&[]));
+        let is_value = match runs[b].c.value() {
+            Some(v) => {
+                value.clear();
+                value.extend_from_slice(v);
+                true
+            }
+            None => false,
+        };
+        for r in runs.iter_mut() {
+            if r.key() == Some(key.as_slice()) {
+                r.advance(io, l, reads)?;
+            }
+        }
+        if !is_value && drop_tombstone(&key) {
+            continue;
+        }
+        let v = if is_value {
+            Some(value.as_slice())
+        } else {
+            None
+        };
+        if !builder.fits(&key, v) {
+            let full = core::mem::replace(&mut builder, TableBuilder::new(*l));
+            write_table(io, space, l, full, out)?;
+        }
+        builder.add(&key, v);
+    }
+    if !builder.is_empty() {
+        write_table(io, space, l, builder, out)?;
+    }
+    Ok(())
+}
+
+/// A key-value store on a [`BlockDevice`].
+///
+/// ```
+/// use cairn_core::{Config, Db, device::RamDevice};
+///
+/// let dev = RamDevice::new(4096, 64, 4);
+/// let mut db = Db::format(dev, Config::default()).unwrap();
+/// db.put(b"greeting", b"hello").unwrap();
+/// db.delete(b"nothing").unwrap();
+/// let dev = db.into_device(); // power off...
+/// let mut db = Db::open(dev, Config::default()).unwrap(); // ...and on
+/// assert_eq!(db.get_vec(b"greeting").unwrap().as_deref(), Some(&b"hello"[..]));
+/// ```
+pub struct Db<D: BlockDevice> {
+    io: Io<D>,
+    cfg: Config,
+    layout: Layout,
+    max_value: usize,
+    max_wal_blocks: usize,
+    mem: Memtable,
+    levels: [Vec<Table>; LEVELS],
+    wal: Vec<WalRef>,
+    /// Where the next log record goes: (block, epoch, offset).
+    wal_active: Option<(u32, u64, u32)>,
+    /// Sequence number of the last operation written.
+    last_seq: u64,
+    /// Sequence number of the last operation in the tables.
+    flushed_seq: u64,
+    /// The metadata block holding the newest durable commit.
+    meta_block: Option<u32>,
+    /// Where the next commit may be appended: (block, epoch, offset). `None`
+    /// forces a fresh metadata block (after mount the tail may be torn).
+    meta_append: Option<(u32, u64, u32)>,
+    commit_seq: u64,
+    space: Space,
+    poisoned: bool,
+    ops: OpCounts,
+    scratch: Vec<u8>,
+    compact_ptr: [Vec<u8>; LEVELS],
+}
+
+impl<D: BlockDevice> Db<D> {
+    fn new_handle(dev: D, cfg: Config) -> Result<Self, D> {
+        let io = Io::new(dev);
+        let geo = io.geo;
+        geo.validate().map_err(Error::InvalidConfig)?;
+        let align = geo.align() as usize;
+        let block_size = geo.block_size as usize;
+        let header_len = round_up(HEADER_LEN, align);
+        let footer_region = round_up(FOOTER_LEN, align);
+        if cfg.max_key_len == 0 || cfg.max_key_len > 1024 {
+            return Err(Error::InvalidConfig("max_key_len must be 1..=1024"));
+        }
+        if cfg.data_block_bytes < 128 {
+            return Err(Error::InvalidConfig(
+                "data_block_bytes must be at least 128",
+            ));
+        }
+        // Several data blocks per table, whatever the erase unit.
+        let data_block_bytes = (cfg.data_block_bytes as usize).min(block_size / 4);
+        if cfg.memtable_bytes < 256 {
+            return Err(Error::InvalidConfig("memtable_bytes must be at least 256"));
+        }
+        if cfg.bloom_bits_per_key == 0 || cfg.bloom_bits_per_key > 32 {
+            return Err(Error::InvalidConfig("bloom_bits_per_key must be 1..=32"));
+        }
+        if cfg.l0_compaction_trigger == 0 || cfg.level_size_multiplier < 2 {
+            return Err(Error::InvalidConfig(
+                "l0_compaction_trigger must be >= 1 and level_size_multiplier >= 2",
+            ));
+        }
+        // What one entry may take so that it always fits a table block.
+        let room = block_size
+            .saturating_sub(header_len + footer_region + 6 * align + 3 * cfg.max_key_len + 128);
+        let max_value = cfg.max_value_len.min(room);
+        if max_value == 0 {
+            return Err(Error::InvalidConfig("blocks too small for max_key_len"));
+        }
+        let reserve = if cfg.reserve_blocks != 0 {
+            cfg.reserve_blocks
+        } else {
+            (geo.block_count / 8).clamp(3, 64)
+        };
+        if reserve + 3 >= geo.block_count {
+            return Err(Error::InvalidConfig(
+                "reserve_blocks leaves no room for data",
+            ));
+        }
+        let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
+        let layout = Layout {
+            block_size,
+            align,
+            header_len,
+            footer_region,
+            data_block_bytes,
+            bloom_bits_per_key: cfg.bloom_bits_per_key as usize,
+        };
+        Ok(Db {
+            space: Space {
+                used: vec![false; geo.block_count as usize],
+                free: geo.block_count,
+                cursor: 0,
+                policy: cfg.allocation,
+                reserve,
+                next_epoch: 1,
+            },
+            io,
+            cfg,
+            layout,
+            max_value,
+            max_wal_blocks,
+            mem: Memtable::default(),
+            levels: Default::default(),
+            wal: Vec::new(),
+            wal_active: None,
+            last_seq: 0,
+            flushed_seq: 0,
+            meta_block: None,
+            meta_append: None,
+            commit_seq: 0,
+            poisoned: false,
+            ops: OpCounts::default(),
+            scratch: Vec::new(),
+            compact_ptr: Default::default(),
+        })
+    }
+
+    /// Reads every block header. Returns the highest epoch seen and the
+    /// metadata blocks, newest first.
+    fn scan_headers(&mut self) -> Result<HeaderScan, D> {
+        let mut buf = vec![0u8; self.layout.header_len];
+        let mut max_epoch = 0;
+        let mut max_block = 0;
+        let mut metas = Vec::new();
+        for b in 0..self.io.geo.block_count {
+            self.io.read(b, 0, &mut buf)?;
+            if let Some(h) = BlockHeader::parse(&buf) {
+                if h.epoch > max_epoch {
+                    max_epoch = h.epoch;
+                    max_block = b;
+                }
+                if h.kind == BlockKind::Meta
+                    && h.block_size == self.io.geo.block_size
+                    && h.block_count == self.io.geo.block_count
+                {
+                    metas.push((h.epoch, b));
+                }
+            }
+        }
+        metas.sort_unstable_by(|a, b| b.cmp(a));
+        Ok((max_epoch, max_block, metas))
+    }
+
+    /// Creates an empty store on `dev`, superseding whatever it held.
+    pub fn format(dev: D, cfg: Config) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg)?;
+        let (max_epoch, max_block, _) = db.scan_headers()?;
+        db.space.next_epoch = max_epoch + 1;
+        db.space.cursor = max_block + 1;
+        db.commit(&[])?;
+        Ok(db)
+    }
+
+    /// Opens the store on `dev`, or formats one if the device holds none.
+    pub fn open_or_format(dev: D, cfg: Config) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg)?;
+        match db.mount() {
+            Ok(()) => Ok(db),
+            Err(Error::NotFormatted) => {
+                db.commit(&[])?;
+                Ok(db)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the store on `dev`: finds the newest manifest, loads the
+    /// tables it names and replays the write-ahead log. Opening writes
+    /// nothing, so a power cut while opening is harmless.
+    pub fn open(dev: D, cfg: Config) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg)?;
+        db.mount()?;
+        Ok(db)
+    }
+
+    #[allow(clippy::needless_range_loop)] // `wal[i]` is also written
+    fn mount(&mut self) -> Result<(), D> {
+        let (max_epoch, max_block, metas) = self.scan_headers()?;
+        self.space.next_epoch = max_epoch + 1;
+        self.space.cursor = max_block + 1;
+        let align = self.layout.align;
+        let mut buf = vec![0u8; self.layout.block_size];
+        let mut found = None;
+        for (epoch, b) in metas {
+            self.io.read(b, 0, &mut buf)?;
+            let mut off = self.layout.header_len;
+            let mut newest: Option<(u64, usize, usize)> = None;
+            while let Some(r) = parse_record(&buf, off, epoch, align) {
+                if newest.is_some_and(|(s, _, _)| r.seq <= s) {
+                    break;
+                }
+                let start = r.payload.as_ptr() as usize - buf.as_ptr() as usize;
+                newest = Some((r.seq, start, r.payload.len()));
+                off = r.next;
+            }
+            if let Some((seq, start, len)) = newest {
+                let m = ManifestRepr::parse(&buf[start..start + len], self.io.geo.block_count)
+                    .ok_or(Error::corrupted(b, "manifest malformed"))?;
+                found = Some((b, seq, m));
+                break;
+            }
+        }
+        let Some((meta_block, commit_seq, m)) = found else {
+            return Err(Error::NotFormatted);
+        };
+        self.meta_block = Some(meta_block);
+        self.space.mark(meta_block);
+        self.commit_seq = commit_seq;
+        self.flushed_seq = m.last_seq;
+        self.last_seq = m.last_seq;
+
+        // Tables.
+        for (lvl, blocks) in m.levels.iter().enumerate() {
+            for &b in blocks {
+                if b == meta_block {
+                    return Err(Error::corrupted(b, "manifest names its own block"));
+                }
+                let t = Table::load(&mut self.io, &self.layout, b, &mut self.scratch)?;
+                self.space.mark(b);
+                self.levels[lvl].push(t);
+            }
+            if lvl > 0 {
+                let ok = self.levels[lvl]
+                    .windows(2)
+                    .all(|w| w[0].largest < w[1].smallest);
+                if !ok {
+                    return Err(Error::corrupted(u32::MAX, "level tables overlap"));
+                }
+            }
+        }
+
+        // The write-ahead log.
+        let mut wal = m.wal;
+        let n = wal.len();
+        let mut keep = n;
+        for i in 0..n {
+            let w = wal[i];
+            if w.block == meta_block {
+                return Err(Error::corrupted(w.block, "manifest names its own block"));
+            }
+            let last = i + 1 == n;
+            self.io.read(w.block, 0, &mut buf)?;
+            let header = BlockHeader::parse(&buf);
+            let valid = header.is_some_and(|h| h.kind == BlockKind::Wal && h.epoch == w.epoch);
+            if !valid {
+                if last && w.end == u32::MAX {
+                    // Crashed before the block's header became durable: no
+                    // record was ever acknowledged in it.
+                    keep = i;
+                    break;
+                }
+                return Err(Error::corrupted(w.block, "log block header invalid"));
+            }
+            let limit = if w.end == u32::MAX {
+                self.layout.block_size
+            } else {
+                w.end as usize
+            };
+            if limit > buf.len() {
+                return Err(Error::corrupted(w.block, "log block end out of range"));
+            }
+            let mut off = self.layout.header_len;
+            while let Some(r) = parse_record(&buf[..limit], off, w.epoch, align) {
+                if r.seq != self.last_seq + 1 {
+                    return Err(Error::corrupted(w.block, "log sequence broken"));
+                }
+                apply_payload::<D>(&mut self.mem, r.payload, w.block)?;
+                self.last_seq = r.seq;
+                off = r.next;
+            }
+            if w.end != u32::MAX && off != limit {
+                return Err(Error::corrupted(w.block, "sealed log block truncated"));
+            }
+            self.space.mark(w.block);
+            // New records never go into a block read back after a crash:
+            // its tail may be torn. Seal it where the valid records end.
+            wal[i].end = off as u32;
+        }
+        wal.truncate(keep);
+        self.wal = wal;
+        Ok(())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.io.dev
+    }
+
+    /// The device, mutably. Writing to it behind the store's back voids
+    /// every guarantee.
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.io.dev
+    }
+
+    /// Closes the store and hands the device back. Nothing needs to be
+    /// written: every acknowledged write is already durable.
+    pub fn into_device(self) -> D {
+        self.io.dev
+    }
+
+    /// The longest value this store accepts.
+    pub fn max_value_len(&self) -> usize {
+        self.max_value
+    }
+
+    fn poison_on_err<T>(&mut self, r: Result<T, D>) -> Result<T, D> {
+        if let Err(Error::Device(_)) = &r {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    /// Writes a manifest record naming the current state, makes it durable,
+    /// then releases `freed`.
+    fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
+        let mut m = ManifestRepr {
+            last_seq: self.flushed_seq,
+            wal: self.wal.clone(),
+            ..Default::default()
+        };
+        for (lvl, tables) in self.levels.iter().enumerate() {
+            m.levels[lvl] = tables.iter().map(|t| t.block).collect();
+        }
+        let mut payload = Vec::new();
+        m.emit(&mut payload);
+        let align = self.layout.align;
+        let len = record_len(payload.len(), align);
+        if self.layout.header_len + len > self.layout.block_size {
+            return Err(Error::Full);
+        }
+        let seq = self.commit_seq + 1;
+        let mut rec = Vec::with_capacity(len);
+        let mut old_meta = None;
+        let (block, epoch, off) = match self.meta_append {
+            Some((b, e, off)) if off as usize + len <= self.layout.block_size => (b, e, off),
+            _ => {
+                let r = start_block(
+                    &mut self.io,
+                    &mut self.space,
+                    &self.layout,
+                    BlockKind::Meta,
+                    true,
+                );
+                let (b, e) = self.poison_on_err(r)?;
+                old_meta = self.meta_block;
+                (b, e, self.layout.header_len as u32)
+            }
+        };
+        emit_record(&mut rec, epoch, seq, &payload, align);
+        let r = self.io.program(block, off, &rec);
+        self.poison_on_err(r)?;
+        let r = self.io.sync();
+        self.poison_on_err(r)?;
+        self.commit_seq = seq;
+        self.meta_block = Some(block);
+        self.meta_append = Some((block, epoch, off + rec.len() as u32));
+        for b in freed.iter().copied().chain(old_meta) {
+            self.space.release(b);
+        }
+        Ok(())
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<(), D> {
+        if key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        if key.len() > self.cfg.max_key_len {
+            return Err(Error::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Stores `value` under `key`, replacing any earlier value.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), D> {
+        self.apply(&[(key, Some(value))])?;
+        self.ops.puts += 1;
+        Ok(())
+    }
+
+    /// Removes `key`. Deleting a missing key is not an error. Deletes go on
+    /// working when the store is full.
+    pub fn delete(&mut self, key: &[u8]) -> Result<(), D> {
+        self.apply(&[(key, None)])?;
+        self.ops.deletes += 1;
+        Ok(())
+    }
+
+    /// Applies every operation of `batch`, atomically.
+    pub fn write(&mut self, batch: &Batch) -> Result<(), D> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<(&[u8], Option<&[u8]>)> = batch
+            .ops
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref()))
+            .collect();
+        self.apply(&ops)?;
+        self.ops.batches += 1;
+        Ok(())
+    }
+
+    fn apply(&mut self, ops: &[(&[u8], Option<&[u8]>)]) -> Result<(), D> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let mut plen = crate::format::varint_len(ops.len() as u64);
+        let mut has_put = false;
+        for (k, v) in ops {
+            self.check_key(k)?;
+            if let Some(v) = v {
+                if v.len() > self.max_value {
+                    return Err(Error::TooLarge);
+                }
+                has_put = true;
+            }
+            plen += entry_len(k.len(), v.map(|v| v.len()));
+        }
+        let rec_len = record_len(plen, self.layout.align);
+        if self.layout.header_len + rec_len > self.layout.block_size {
+            return Err(Error::TooLarge);
+        }
+        if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal.len() >= self.max_wal_blocks {
+            self.flush_and_compact()?;
+        }
+        let mut payload = vec![0u8; plen];
+        let mut at = crate::format::put_varint(&mut payload, ops.len() as u64);
+        for (k, v) in ops {
+            at += put_entry(&mut payload[at..], k, *v);
+        }
+        let room = |off: u32| off as usize + rec_len <= self.layout.block_size;
+        let (block, epoch, off) = match self.wal_active {
+            Some((b, e, off)) if room(off) => (b, e, off),
+            _ => self.new_wal_block(!has_put)?,
+        };
+        let seq = self.last_seq + 1;
+        let mut rec = Vec::with_capacity(rec_len);
+        emit_record(&mut rec, epoch, seq, &payload, self.layout.align);
+        let r = self.io.program(block, off, &rec);
+        self.poison_on_err(r)?;
+        if self.cfg.sync_writes {
+            let r = self.io.sync();
+            self.poison_on_err(r)?;
+        }
+        self.wal_active = Some((block, epoch, off + rec_len as u32));
+        self.last_seq = seq;
+        for (k, v) in ops {
+            self.mem.insert(k, *v);
+            self.ops.user_bytes += (k.len() + v.map_or(0, |v| v.len())) as u64;
+        }
+        Ok(())
+    }
+
+    /// Starts a new log block and commits it into the manifest.
+    fn new_wal_block(&mut self, internal: bool) -> Result<(u32, u64, u32), D> {
+        let r = start_block(
+            &mut self.io,
+            &mut self.space,
+            &self.layout,
+            BlockKind::Wal,
+            internal,
+        );
+        let (b, e) = self.poison_on_err(r)?;
+        if let Some((ab, _, off)) = self.wal_active.take() {
+            if let Some(w) = self.wal.iter_mut().find(|w| w.block == ab) {
+                w.end = off;
+            }
+        }
+        self.wal.push(WalRef {
+            block: b,
+            epoch: e,
+            end: u32::MAX,
+        });
+        self.commit(&[])?;
+        let off = self.layout.header_len as u32;
+        self.wal_active = Some((b, e, off));
+        Ok((b, e, off))
+    }
+
+    /// Makes buffered writes durable (only needed with `sync_writes` off).
+    pub fn sync(&mut self) -> Result<(), D> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let r = self.io.sync();
+        self.poison_on_err(r)
+    }
+
+    /// Writes the memtable into level-0 tables and empties the log.
+    pub fn flush(&mut self) -> Result<(), D> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        if self.mem.is_empty() && self.wal.is_empty() {
+            return Ok(());
+        }
+        let mem = core::mem::take(&mut self.mem);
+        let bottom = self.levels.iter().all(|l| l.is_empty());
+        let mut out = Vec::new();
+        let r = self.write_memtable(&mem, bottom, &mut out);
+        if let Err(e) = r {
+            for t in &out {
+                self.space.release(t.block);
+            }
+            self.mem = mem;
+            return self.poison_on_err(Err(e));
+        }
+        let r = self.io.sync();
+        if let Err(e) = self.poison_on_err(r) {
+            self.mem = mem;
+            return Err(e);
+        }
+        let old_l0 = core::mem::take(&mut self.levels[0]);
+        self.levels[0] = out;
+        self.levels[0].extend(old_l0);
+        let freed: Vec<u32> = self.wal.iter().map(|w| w.block).collect();
+        self.wal.clear();
+        self.wal_active = None;
+        let saved_flushed = self.flushed_seq;
+        self.flushed_seq = self.last_seq;
+        if let Err(e) = self.commit(&freed) {
+            // Poisoned by now; keep the in-memory view readable.
+            self.flushed_seq = saved_flushed;
+            self.mem = mem;
+            return Err(e);
+        }
+        self.ops.flushes += 1;
+        Ok(())
+    }
+
+    fn write_memtable(
+        &mut self,
+        mem: &Memtable,
+        bottom: bool,
+        out: &mut Vec<Table>,
+    ) -> Result<(), D> {
+        let l = self.layout;
+        let mut builder = TableBuilder::new(l);
+        for (k, v) in mem.iter() {
+            if v.is_none() && bottom {
+                continue;
+            }
+            if !builder.fits(k, v) {
+                if builder.is_empty() {
+                    return Err(Error::TooLarge);
+                }
+                let full = core::mem::replace(&mut builder, TableBuilder::new(l));
+                write_table(&mut self.io, &mut self.space, &l, full, out)?;
+            }
+            builder.add(k, v);
+        }
+        if !builder.is_empty() {
+            write_table(&mut self.io, &mut self.space, &l, builder, out)?;
+        }
+        Ok(())
+    }
+
+    fn flush_and_compact(&mut self) -> Result<(), D> {
+        self.flush()?;
+        self.maybe_compact()
+    }
+
+    fn level_bytes(&self, lvl: usize) -> u64 {
+        self.levels[lvl].iter().map(|t| t.used_bytes()).sum()
+    }
+
+    fn level_target(&self, lvl: usize) -> u64 {
+        let mut t = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
+        for _ in 1..lvl {
+            t = t.saturating_mul(self.cfg.level_size_multiplier as u64);
+        }
+        t
+    }
+
+    /// Runs compactions until every level is within its budget, or until
+    /// there is not enough free space to run one.
+    fn maybe_compact(&mut self) -> Result<(), D> {
+        for _ in 0..64 {
+            let l0_trigger = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
+            let done = if !self.levels[0].is_empty() && self.level_bytes(0) * 4 >= l0_trigger * 3 {
+                let all: Vec<usize> = (0..self.levels[0].len()).collect();
+                self.compact_level(0, all)?
+            } else if let Some(lvl) =
+                (1..LEVELS - 1).find(|&l| self.level_bytes(l) > self.level_target(l))
+            {
+                let ptr = &self.compact_ptr[lvl];
+                let tables = &self.levels[lvl];
+                let mut i = tables.partition_point(|t| t.smallest.as_slice() <= ptr.as_slice());
+                if i >= tables.len() {
+                    i = 0;
+                }
+                self.compact_ptr[lvl] = tables[i].largest.clone();
+                self.compact_level(lvl, vec![i])?
+            } else {
+                return Ok(());
+            };
+            if !done {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the tables `picks` of level `lvl` (in priority order) with
+    /// the overlapping tables of the next level, into the next level.
+    /// Returns false if there was not enough free space to try.
+    fn compact_level(&mut self, lvl: usize, picks: Vec<usize>) -> Result<bool, D> {
+        let out_lvl = lvl + 1;
+        let (lo, hi) = {
+            let src = &self.levels[lvl];
+            let lo = picks.iter().map(|&i| &src[i].smallest).min().cloned();
+            let hi = picks.iter().map(|&i| &src[i].largest).max().cloned();
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => (lo, hi),
+                _ => return Ok(true),
+            }
+        };
+        let dst = &self.levels[out_lvl];
+        let o_start = dst.partition_point(|t| t.largest < lo);
+        let o_end = dst.partition_point(|t| t.smallest <= hi);
+        let o_end = o_end.max(o_start);
+
+        // A table that overlaps nothing below moves down without a rewrite.
+        let picked_disjoint = {
+            let src = &self.levels[lvl];
+            let mut ranges: Vec<(&[u8], &[u8])> = picks
+                .iter()
+                .map(|&i| (src[i].smallest.as_slice(), src[i].largest.as_slice()))
+                .collect();
+            ranges.sort_unstable();
+            ranges.windows(2).all(|w| w[0].1 < w[1].0)
+        };
+        if o_start == o_end && picked_disjoint {
+            let mut picks_sorted = picks.clone();
+            picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
+            let mut moved: Vec<Table> = picks_sorted
+                .iter()
+                .map(|&i| self.levels[lvl].remove(i))
+                .collect();
+            moved.sort_unstable_by(|a, b| a.smallest.cmp(&b.smallest));
+            let at = o_start;
+            let tail = self.levels[out_lvl].split_off(at);
+            self.levels[out_lvl].extend(moved);
+            self.levels[out_lvl].extend(tail);
+            self.commit(&[])?;
+            self.ops.compactions += 1;
+            return Ok(true);
+        }
+
+        let inputs = picks.len() + (o_end - o_start);
+        if self.space.free < inputs as u32 + 2 {
+            return Ok(false);
+        }
+        let levels = core::mem::take(&mut self.levels);
+        let mut out = Vec::new();
+        let mut reads = 0;
+        let result = {
+            let mut runs: Vec<RunCursor<'_>> = picks
+                .iter()
+                .map(|&i| RunCursor::new(core::slice::from_ref(&levels[lvl][i])))
+                .collect();
+            runs.push(RunCursor::new(&levels[out_lvl][o_start..o_end]));
+            let deeper = &levels[out_lvl + 1..];
+            let drop_tombstone = |k: &[u8]| {
+                deeper.iter().all(|lv| {
+                    let i = lv.partition_point(|t| t.largest.as_slice() < k);
+                    i >= lv.len() || !lv[i].covers(k)
+                })
+            };
+            merge_into_tables(
+                &mut self.io,
+                &mut self.space,
+                &self.layout,
+                &mut runs,
+                &mut reads,
+                drop_tombstone,
+                &mut out,
+            )
+        };
+        self.ops.table_block_reads += reads;
+        self.levels = levels;
+        if let Err(e) = result {
+            for t in &out {
+                self.space.release(t.block);
+            }
+            return self.poison_on_err::<bool>(Err(e));
+        }
+        let r = self.io.sync();
+        self.poison_on_err(r)?;
+        let mut freed = Vec::with_capacity(inputs);
+        let mut picks_sorted = picks;
+        picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
+        for i in picks_sorted {
+            freed.push(self.levels[lvl].remove(i).block);
+        }
+        let tail = self.levels[out_lvl].split_off(o_end);
+        for t in self.levels[out_lvl].drain(o_start..) {
+            freed.push(t.block);
+        }
+        self.levels[out_lvl].extend(out);
+        self.levels[out_lvl].extend(tail);
+        self.commit(&freed)?;
+        self.ops.compactions += 1;
+        Ok(true)
+    }
+
+    /// Flushes the memtable and merges every level into the deepest one
+    /// holding data, dropping every shadowed value and tombstone.
+    pub fn compact(&mut self) -> Result<(), D> {
+        self.flush()?;
+        let deepest = (1..LEVELS)
+            .rev()
+            .find(|&l| !self.levels[l].is_empty())
+            .unwrap_or(1);
+        for lvl in 0..deepest {
+            if self.levels[lvl].is_empty() {
+                continue;
+            }
+            let picks: Vec<usize> = if lvl == 0 {
+                (0..self.levels[0].len()).collect()
+            } else {
+                // Every table of the level, oldest data last.
+                (0..self.levels[lvl].len()).collect()
+            };
+            if !self.compact_level(lvl, picks)? {
+                return Err(Error::Full);
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, D> {
+        self.check_key(key)?;
+        self.ops.gets += 1;
+        if let Some(v) = self.mem.get(key) {
+            return Ok(v.map(f));
+        }
+        let mut reads = 0;
+        let mut found = None;
+        'levels: for (lvl, tables) in self.levels.iter().enumerate() {
+            let candidates: &[Table] = if lvl == 0 {
+                tables
+            } else {
+                let i = tables.partition_point(|t| t.largest.as_slice() < key);
+                if i >= tables.len() {
+                    continue;
+                }
+                core::slice::from_ref(&tables[i])
+            };
+            for t in candidates {
+                match t.get(
+                    &mut self.io,
+                    &self.layout,
+                    key,
+                    &mut self.scratch,
+                    &mut reads,
+                )? {
+                    Lookup::Absent => continue,
+                    Lookup::Deleted => break 'levels,
+                    Lookup::Found(o, n) => {
+                        found = Some((o, n));
+                        break 'levels;
+                    }
+                }
+            }
+        }
+        self.ops.table_block_reads += reads;
+        Ok(found.map(|(o, n)| f(&self.scratch[o..o + n])))
+    }
+
+    /// Copies the value of `key` into `buf` and returns its length, or
+    /// `None` if the key is absent. A too-small `buf` gets
+    /// [`Error::BufferTooSmall`] with the length needed.
+    pub fn get(&mut self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>, D> {
+        let r = self.lookup(key, |v| {
+            if v.len() > buf.len() {
+                Err(v.len())
+            } else {
+                buf[..v.len()].copy_from_slice(v);
+                Ok(v.len())
+            }
+        })?;
+        match r {
+            None => Ok(None),
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(needed)) => Err(Error::BufferTooSmall { needed }),
+        }
+    }
+
+    /// The value of `key`, if any.
+    pub fn get_vec(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, D> {
+        self.lookup(key, |v| v.to_vec())
+    }
+
+    /// Calls `f` with every live key and value in `[start, end)` (as the
+    /// bounds say), in key order, until `f` returns false.
+    pub fn scan(
+        &mut self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), D> {
+        self.ops.scans += 1;
+        let Db {
+            io,
+            layout,
+            mem,
+            levels,
+            ops,
+            ..
+        } = self;
+        let mut reads = 0;
+        let mut mem_it = mem.range(start, end).peekable();
+        let mut runs: Vec<RunCursor<'_>> = Vec::new();
+        for t in &levels[0] {
+            runs.push(RunCursor::new(core::slice::from_ref(t)));
+        }
+        for lv in &levels[1..] {
+            if !lv.is_empty() {
+                runs.push(RunCursor::new(lv));
+            }
+        }
+        let r = (|| {
+            for r in runs.iter_mut() {
+                r.seek(io, layout, start, &mut reads)?;
+            }
+            let past_end = |k: &[u8]| match end {
+                Bound::Unbounded => false,
+                Bound::Included(e) => k > e,
+                Bound::Excluded(e) => k >= e,
+            };
+            let mut key = Vec::new();
+            let mut value = Vec::new();
+            loop {
+                // Source 0 is the memtable, then runs in priority order.
+                let mut best: Option<(usize, &[u8])> = mem_it.peek().map(|(k, _)| (0, *k));
+                for (i, r) in runs.iter().enumerate() {
+                    if let Some(k) = r.key() {
+                        if best.is_none_or(|(_, b)| k < b) {
+                            best = Some((i + 1, k));
+                        }
+                    }
+                }
+                let Some((src, k)) = best else { break };
+                if past_end(k) {
+                    break;
+                }
+                key.clear();
+                key.extend_from_slice(k);
+                let live = if src == 0 {
+                    mem_it.peek().and_then(|(_, v)| *v)
+                } else {
+                    runs[src - 1].c.value()
+                };
+                let is_live = live.is_some();
+                if let Some(v) = live {
+                    value.clear();
+                    value.extend_from_slice(v);
+                }
+                if mem_it.peek().is_some_and(|(k, _)| *k == key.as_slice()) {
+                    mem_it.next();
+                }
+                for r in runs.iter_mut() {
+                    if r.key() == Some(key.as_slice()) {
+                        r.advance(io, layout, &mut reads)?;
+                    }
+                }
+                if is_live && !f(&key, &value) {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        ops.table_block_reads += reads;
+        r
+    }
+
+    /// An iterator over the live entries in the given bounds, in key order.
+    /// It reads ahead in small chunks, so it holds no more than a few
+    /// entries in memory.
+    pub fn range<'a>(&'a mut self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'a, D> {
+        let own = |b: Bound<&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(k.to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        Range {
+            db: self,
+            next: own(start),
+            end: own(end),
+            buf: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> Stats {
+        let c = self.io.counters;
+        let mut tables_per_level = [0; LEVELS];
+        for (i, l) in self.levels.iter().enumerate() {
+            tables_per_level[i] = l.len() as u32;
+        }
+        Stats {
+            puts: self.ops.puts,
+            deletes: self.ops.deletes,
+            gets: self.ops.gets,
+            batches: self.ops.batches,
+            scans: self.ops.scans,
+            flushes: self.ops.flushes,
+            compactions: self.ops.compactions,
+            user_bytes_written: self.ops.user_bytes,
+            device_reads: c.reads,
+            bytes_read: c.bytes_read,
+            programs: c.programs,
+            bytes_programmed: c.bytes_programmed,
+            erases: c.erases,
+            syncs: c.syncs,
+            table_block_reads: self.ops.table_block_reads,
+            tables_per_level,
+            blocks_in_use: self.io.geo.block_count - self.space.free,
+            blocks_free: self.space.free,
+            block_size: self.io.geo.block_size,
+            block_count: self.io.geo.block_count,
+            memtable_bytes: self.mem.bytes(),
+            wal_blocks: self.wal.len() as u32,
+            table_bytes: self.levels.iter().flatten().map(|t| t.used_bytes()).sum(),
+        }
+    }
+
+    /// Reads back every structure of the store and verifies every checksum
+    /// and invariant. Device errors abort the check; everything else found
+    /// wrong is listed in the report.
+    pub fn check(&mut self) -> Result<CheckReport, D> {
+        let mut rep = CheckReport::default();
+        let n = self.io.geo.block_count as usize;
+        let mut owner: Vec<bool> = vec![false; n];
+        let mut claim = |b: u32, what: &str, rep: &mut CheckReport| {
+            if (b as usize) >= n {
+                rep.problems
+                    .push(format!("{what} names block {b} beyond the device"));
+            } else if owner[b as usize] {
+                rep.problems
+                    .push(format!("block {b} is claimed twice ({what})"));
+            } else {
+                owner[b as usize] = true;
+            }
+        };
+        if let Some(b) = self.meta_block {
+            claim(b, "manifest", &mut rep);
+            let mut buf = vec![0u8; self.layout.header_len];
+            self.io.read(b, 0, &mut buf)?;
+            match BlockHeader::parse(&buf) {
+                Some(h) if h.kind == BlockKind::Meta => rep.blocks_checked += 1,
+                _ => rep
+                    .problems
+                    .push(format!("manifest block {b} has no valid header")),
+            }
+        } else {
+            rep.problems.push("no manifest block".into());
+        }
+        let mut reads = 0;
+        for (lvl, tables) in self.levels.iter().enumerate() {
+            for (i, t) in tables.iter().enumerate() {
+                claim(t.block, "table", &mut rep);
+                rep.tables += 1;
+                if lvl > 0 && i > 0 && tables[i - 1].largest >= t.smallest {
+                    rep.problems.push(format!(
+                        "level {lvl}: tables in blocks {} and {} overlap or are out of order",
+                        tables[i - 1].block,
+                        t.block
+                    ));
+                }
+                let fresh =
+                    match Table::load(&mut self.io, &self.layout, t.block, &mut self.scratch) {
+                        Ok(f) => f,
+                        Err(Error::Corrupted(c)) => {
+                            rep.problems.push(format!("table: {c}"));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                if fresh.epoch != t.epoch
+                    || fresh.smallest != t.smallest
+                    || fresh.largest != t.largest
+                {
+                    rep.problems
+                        .push(format!("table in block {} changed on media", t.block));
+                }
+                let mut c = TableCursor::new();
+                let mut count = 0u64;
+                let mut tombs = 0u32;
+                let mut last: Option<Vec<u8>> = None;
+                let mut res = c.seek(
+                    &fresh,
+                    &mut self.io,
+                    &self.layout,
+                    Bound::Unbounded,
+                    &mut reads,
+                );
+                while res.is_ok() {
+                    let Some(k) = c.key() else { break };
+                    count += 1;
+                    if c.value().is_none() {
+                        tombs += 1;
+                    }
+                    if count == 1 && k != fresh.smallest.as_slice() {
+                        rep.problems
+                            .push(format!("table {}: first key differs from index", t.block));
+                    }
+                    last = Some(k.to_vec());
+                    res = c.advance(&fresh, &mut self.io, &self.layout, &mut reads);
+                }
+                match res {
+                    Ok(()) => {}
+                    Err(Error::Corrupted(e)) => {
+                        rep.problems.push(format!("table: {e}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if last.as_deref() != Some(fresh.largest.as_slice()) {
+                    rep.problems
+                        .push(format!("table {}: last key differs from index", t.block));
+                }
+                if count != fresh.footer.entries as u64 || tombs != fresh.footer.tombstones {
+                    rep.problems.push(format!(
+                        "table {}: entry count differs from footer",
+                        t.block
+                    ));
+                }
+                rep.entries += count;
+                rep.blocks_checked += 1;
+            }
+        }
+        let mut buf = vec![0u8; self.layout.block_size];
+        let wal = self.wal.clone();
+        for (i, w) in wal.iter().enumerate() {
+            claim(w.block, "log", &mut rep);
+            self.io.read(w.block, 0, &mut buf)?;
+            match BlockHeader::parse(&buf) {
+                Some(h) if h.kind == BlockKind::Wal && h.epoch == w.epoch => {}
+                _ => {
+                    rep.problems
+                        .push(format!("log block {} has no valid header", w.block));
+                    continue;
+                }
+            }
+            let sealed = w.end != u32::MAX && i + 1 < wal.len();
+            let limit = if w.end == u32::MAX {
+                buf.len()
+            } else {
+                (w.end as usize).min(buf.len())
+            };
+            let mut off = self.layout.header_len;
+            while let Some(r) = parse_record(&buf[..limit], off, w.epoch, self.layout.align) {
+                if apply_payload::<D>(&mut Memtable::default(), r.payload, w.block).is_err() {
+                    rep.problems
+                        .push(format!("log block {}: malformed record", w.block));
+                }
+                off = r.next;
+            }
+            if sealed && off != limit {
+                rep.problems
+                    .push(format!("log block {}: records end early", w.block));
+            }
+            rep.blocks_checked += 1;
+        }
+        let used = self.space.used.iter().filter(|u| **u).count();
+        let claimed = owner.iter().filter(|u| **u).count();
+        if used != claimed {
+            rep.problems.push(format!(
+                "{used} blocks marked in use but {claimed} referenced"
+            ));
+        }
+        self.ops.table_block_reads += reads;
+        Ok(rep)
+    }
+}
+
+fn apply_payload<D: BlockDevice>(mem: &mut Memtable, payload: &[u8], block: u32) -> Result<(), D> {
+    let bad = || Error::corrupted(block, "log record malformed");
+    let mut r = Reader::new(payload);
+    let n = r.varint().ok_or_else(bad)?;
+    if n == 0 || n > payload.len() as u64 {
+        return Err(bad());
+    }
+    // Validate the whole record before applying any of it: all or nothing.
+    let start = r.pos();
+    for _ in 0..n {
+        read_entry(&mut r).ok_or_else(bad)?;
+    }
+    if !r.is_empty() {
+        return Err(bad());
+    }
+    let mut r = Reader::new(&payload[start..]);
+    for _ in 0..n {
+        let e = read_entry(&mut r).ok_or_else(bad)?;
+        if e.key.is_empty() {
+            return Err(bad());
+        }
+        mem.insert(e.key, e.value);
+    }
+    Ok(())
+}
+
+/// Iterator returned by [`Db::range`].
+pub struct Range<'a, D: BlockDevice> {
+    db: &'a mut Db<D>,
+    next: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    buf: VecDeque<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+const RANGE_CHUNK: usize = 128;
+
+impl<D: BlockDevice> Iterator for Range<'_, D> {
+    type Item = Result<(Vec<u8>, Vec<u8>), D>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() && !self.done {
+            let buf = &mut self.buf;
+            let start = match &self.next {
+                Bound::Included(k) => Bound::Included(k.as_slice()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let end = match &self.end {
+                Bound::Included(k) => Bound::Included(k.as_slice()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let r = self.db.scan(start, end, |k, v| {
+                buf.push_back((k.to_vec(), v.to_vec()));
+                buf.len() < RANGE_CHUNK
+            });
+            if let Err(e) = r {
+                self.done = true;
+                return Some(Err(e));
+            }
+            if self.buf.len() < RANGE_CHUNK {
+                self.done = true;
+            }
+            if let Some((k, _)) = self.buf.back() {
+                self.next = Bound::Excluded(k.clone());
+            }
+        }
+        self.buf.pop_front().map(Ok)
+    }
+}

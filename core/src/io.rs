@@ -1,0 +1,76 @@
+//! A device wrapped with operation counters; every engine access goes
+//! through it.
+
+use crate::device::{BlockDevice, Geometry};
+use crate::error::Error;
+
+/// Counters of device operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounters {
+    /// Read calls.
+    pub reads: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Program calls.
+    pub programs: u64,
+    /// Bytes programmed.
+    pub bytes_programmed: u64,
+    /// Block erases.
+    pub erases: u64,
+    /// Syncs.
+    pub syncs: u64,
+}
+
+pub(crate) struct Io<D: BlockDevice> {
+    pub dev: D,
+    pub geo: Geometry,
+    pub counters: IoCounters,
+}
+
+impl<D: BlockDevice> Io<D> {
+    pub fn new(dev: D) -> Self {
+        let geo = dev.geometry();
+        Io {
+            dev,
+            geo,
+            counters: IoCounters::default(),
+        }
+    }
+
+    pub fn read(&mut self, block: u32, off: u32, buf: &mut [u8]) -> Result<(), Error<D::Error>> {
+        self.check(block, off, buf.len())?;
+        self.counters.reads += 1;
+        self.counters.bytes_read += buf.len() as u64;
+        self.dev.read(block, off, buf).map_err(Error::Device)
+    }
+
+    pub fn program(&mut self, block: u32, off: u32, data: &[u8]) -> Result<(), Error<D::Error>> {
+        self.check(block, off, data.len())?;
+        debug_assert_eq!(off % self.geo.program_size, 0);
+        debug_assert_eq!(data.len() as u32 % self.geo.program_size, 0);
+        self.counters.programs += 1;
+        self.counters.bytes_programmed += data.len() as u64;
+        self.dev.program(block, off, data).map_err(Error::Device)
+    }
+
+    pub fn erase(&mut self, block: u32) -> Result<(), Error<D::Error>> {
+        self.check(block, 0, 0)?;
+        self.counters.erases += 1;
+        self.dev.erase(block).map_err(Error::Device)
+    }
+
+    pub fn sync(&mut self) -> Result<(), Error<D::Error>> {
+        self.counters.syncs += 1;
+        self.dev.sync().map_err(Error::Device)
+    }
+
+    /// Every address the engine computes from media is checked here once
+    /// more, so a bad offset read from a corrupt image is `Corrupted`.
+    fn check(&self, block: u32, off: u32, len: usize) -> Result<(), Error<D::Error>> {
+        let end = off as u64 + len as u64;
+        if block >= self.geo.block_count || end > self.geo.block_size as u64 {
+            return Err(Error::corrupted(block, "address outside the device"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,563 @@
+//! Sorted tables: one erase block each, written once and never changed.
+//!
+//! ```text
+//! | header | data block 0 | data block 1 | ... | index | bloom | free | footer |
+//! ```
+//!
+//! Data blocks hold entries in key order and end with a CRC-32C. The index
+//! holds each data block's first key, offset and length, and the table's
+//! largest key. The bloom filter answers "certainly absent" for most keys
+//! that are not in the table. The footer, at a fixed place at the end of the
+//! block, locates the rest.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ops::Bound;
+
+use crate::device::BlockDevice;
+use crate::error::Error;
+use crate::format::{
+    self, checksum, entry_len, push_bytes, push_varint, put_entry, read_entry, round_up, u32_at,
+    BlockHeader, BlockKind, Footer, Reader, FOOTER_LEN, HEADER_LEN,
+};
+use crate::io::Io;
+
+fn key_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+fn bloom_probes(hash: u64, nbits: u64, k: u8, mut f: impl FnMut(u64) -> bool) -> bool {
+    let mut x = hash;
+    let delta = hash.rotate_left(31) | 1;
+    for _ in 0..k {
+        if !f(x % nbits) {
+            return false;
+        }
+        x = x.wrapping_add(delta);
+    }
+    true
+}
+
+/// Geometry-derived sizes a table needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layout {
+    pub block_size: usize,
+    pub align: usize,
+    pub header_len: usize,
+    pub footer_region: usize,
+    pub data_block_bytes: usize,
+    pub bloom_bits_per_key: usize,
+}
+
+impl Layout {
+    pub fn footer_off(&self) -> usize {
+        self.block_size - self.footer_region
+    }
+}
+
+struct IndexEntry {
+    first_key: Vec<u8>,
+    off: u32,
+    len: u32,
+}
+
+/// Builds one table in memory.
+pub(crate) struct TableBuilder {
+    layout: Layout,
+    buf: Vec<u8>,
+    block_start: usize,
+    index: Vec<IndexEntry>,
+    index_bytes: usize,
+    hashes: Vec<u64>,
+    tombstones: u32,
+    last_key: Vec<u8>,
+}
+
+impl TableBuilder {
+    pub fn new(layout: Layout) -> Self {
+        let mut buf = Vec::with_capacity(layout.block_size.min(1 << 20));
+        buf.resize(layout.header_len, 0xFF);
+        TableBuilder {
+            layout,
+            block_start: buf.len(),
+            buf,
+            index: Vec::new(),
+            index_bytes: 0,
+            hashes: Vec::new(),
+            tombstones: 0,
+            last_key: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Whether an entry of this shape can be added without overflowing the
+    /// block (conservatively).
+    pub fn fits(&self, key: &[u8], value: Option<&[u8]>) -> bool {
+        let l = &self.layout;
+        let elen = entry_len(key.len(), value.map(|v| v.len()));
+        let data = self.buf.len() + elen + 4 + l.align;
+        let index = self.index_bytes + 2 * (key.len() + 10) + 4 + 10 + l.align;
+        let bloom_bits = (self.hashes.len() + 1) * l.bloom_bits_per_key;
+        let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
+        data + index + bloom + l.footer_region <= l.block_size
+    }
+
+    /// Adds an entry; keys must arrive in strictly increasing order and
+    /// `fits` must have said yes.
+    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
+        debug_assert!(self.is_empty() || key > self.last_key.as_slice());
+        let elen = entry_len(key.len(), value.map(|v| v.len()));
+        let open = self.buf.len() - self.block_start;
+        if open > 0 && open + elen > self.layout.data_block_bytes {
+            self.close_block();
+        }
+        if self.buf.len() == self.block_start {
+            self.index_bytes += format::varint_len(key.len() as u64) + key.len() + 10;
+            self.index.push(IndexEntry {
+                first_key: key.to_vec(),
+                off: self.block_start as u32,
+                len: 0,
+            });
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + elen, 0);
+        put_entry(&mut self.buf[at..], key, value);
+        self.hashes.push(key_hash(key));
+        if value.is_none() {
+            self.tombstones += 1;
+        }
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+    }
+
+    fn close_block(&mut self) {
+        let crc = checksum(0, &self.buf[self.block_start..]);
+        self.buf.extend_from_slice(&crc.to_le_bytes());
+        let len = self.buf.len() - self.block_start;
+        if let Some(e) = self.index.last_mut() {
+            e.len = len as u32;
+        }
+        let padded = round_up(self.buf.len(), self.layout.align);
+        self.buf.resize(padded, 0xFF);
+        self.block_start = self.buf.len();
+    }
+
+    /// Finishes the table. Returns the image of its body (header included,
+    /// to be programmed at offset 0), the footer region (to be programmed at
+    /// `Layout::footer_off`), and the parsed table.
+    pub fn finish(mut self, block: u32, epoch: u64, block_count: u32) -> (Vec<u8>, Vec<u8>, Table) {
+        if self.buf.len() > self.block_start {
+            self.close_block();
+        }
+        let l = self.layout;
+        BlockHeader {
+            kind: BlockKind::Table,
+            epoch,
+            block_size: l.block_size as u32,
+            block_count,
+        }
+        .emit(&mut self.buf[..HEADER_LEN]);
+        let data_end = self.buf.len();
+
+        // Index.
+        let index_off = self.buf.len();
+        let mut idx = Vec::with_capacity(self.index_bytes + self.last_key.len() + 16);
+        push_varint(&mut idx, self.index.len() as u64);
+        for e in &self.index {
+            push_bytes(&mut idx, &e.first_key);
+            push_varint(&mut idx, e.off as u64);
+            push_varint(&mut idx, e.len as u64);
+        }
+        push_bytes(&mut idx, &self.last_key);
+        let crc = checksum(epoch, &idx);
+        idx.extend_from_slice(&crc.to_le_bytes());
+        let index_len = idx.len();
+        self.buf.extend_from_slice(&idx);
+        self.buf.resize(round_up(self.buf.len(), l.align), 0xFF);
+
+        // Bloom filter.
+        let bloom_off = self.buf.len();
+        let nbits = (self.hashes.len() * l.bloom_bits_per_key)
+            .max(64)
+            .div_ceil(8)
+            * 8;
+        let k = ((l.bloom_bits_per_key as f32 * 0.69) as u8).clamp(1, 30);
+        let mut bits = vec![0u8; nbits / 8];
+        for h in &self.hashes {
+            bloom_probes(*h, nbits as u64, k, |b| {
+                bits[(b / 8) as usize] |= 1 << (b % 8);
+                true
+            });
+        }
+        let mut bloom = Vec::with_capacity(bits.len() + 5);
+        bloom.push(k);
+        bloom.extend_from_slice(&bits);
+        let crc = checksum(epoch, &bloom);
+        bloom.extend_from_slice(&crc.to_le_bytes());
+        let bloom_len = bloom.len();
+        self.buf.extend_from_slice(&bloom);
+        self.buf.resize(round_up(self.buf.len(), l.align), 0xFF);
+        assert!(
+            self.buf.len() <= l.footer_off(),
+            "table overflowed its block"
+        );
+
+        let footer = Footer {
+            entries: self.hashes.len() as u32,
+            data_blocks: self.index.len() as u32,
+            index_off: index_off as u32,
+            index_len: index_len as u32,
+            bloom_off: bloom_off as u32,
+            bloom_len: bloom_len as u32,
+            tombstones: self.tombstones,
+            data_end: data_end as u32,
+        };
+        let mut fbuf = vec![0xFF; l.footer_region];
+        footer.emit(&mut fbuf, epoch);
+
+        let smallest = self
+            .index
+            .first()
+            .map(|e| e.first_key.clone())
+            .unwrap_or_default();
+        let table = Table {
+            block,
+            epoch,
+            smallest,
+            largest: core::mem::take(&mut self.last_key),
+            index: core::mem::take(&mut self.index),
+            bloom_k: k,
+            bloom: bits,
+            footer,
+        };
+        (self.buf, fbuf, table)
+    }
+}
+
+/// A table's metadata, held in memory while the table is live.
+pub struct Table {
+    pub(crate) block: u32,
+    pub(crate) epoch: u64,
+    pub(crate) smallest: Vec<u8>,
+    pub(crate) largest: Vec<u8>,
+    index: Vec<IndexEntry>,
+    bloom_k: u8,
+    bloom: Vec<u8>,
+    pub(crate) footer: Footer,
+}
+
+impl core::fmt::Debug for Table {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Table")
+            .field("block", &self.block)
+            .field("epoch", &self.epoch)
+            .field("entries", &self.footer.entries)
+            .finish()
+    }
+}
+
+/// Outcome of looking a key up in one table.
+pub(crate) enum Lookup {
+    /// The key is not in this table; look further down.
+    Absent,
+    /// The table holds a tombstone for the key.
+    Deleted,
+    /// The value is at this range of the scratch buffer.
+    Found(usize, usize),
+}
+
+fn corrupt<E>(block: u32, what: &'static str) -> Error<E> {
+    Error::corrupted(block, what)
+}
+
+/// Reads `len` bytes at an aligned `off` into `buf` (resized to the padded
+/// length); the caller uses `buf[..len]`.
+fn read_padded<D: BlockDevice>(
+    io: &mut Io<D>,
+    l: &Layout,
+    block: u32,
+    off: usize,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), Error<D::Error>> {
+    let padded = round_up(len, l.align);
+    if off % l.align != 0 || off + padded > l.block_size {
+        return Err(corrupt(block, "table structure out of bounds"));
+    }
+    buf.clear();
+    buf.resize(padded, 0);
+    io.read(block, off as u32, buf)
+}
+
+impl Table {
+    /// Bytes of the block this table uses.
+    pub fn used_bytes(&self) -> u64 {
+        (self.footer.bloom_off + self.footer.bloom_len) as u64
+    }
+
+    /// Whether `key` lies within the table's key range.
+    pub fn covers(&self, key: &[u8]) -> bool {
+        key >= self.smallest.as_slice() && key <= self.largest.as_slice()
+    }
+
+    fn bloom_may_contain(&self, key: &[u8]) -> bool {
+        let nbits = self.bloom.len() as u64 * 8;
+        if nbits == 0 {
+            return true;
+        }
+        bloom_probes(key_hash(key), nbits, self.bloom_k, |b| {
+            self.bloom[(b / 8) as usize] & (1 << (b % 8)) != 0
+        })
+    }
+
+    /// Reads a table's header, footer, index and bloom filter.
+    pub(crate) fn load<D: BlockDevice>(
+        io: &mut Io<D>,
+        l: &Layout,
+        block: u32,
+        buf: &mut Vec<u8>,
+    ) -> Result<Table, Error<D::Error>> {
+        read_padded(io, l, block, 0, HEADER_LEN, buf)?;
+        let header = BlockHeader::parse(buf).ok_or(corrupt(block, "table header invalid"))?;
+        if header.kind != BlockKind::Table || header.block_size as usize != l.block_size {
+            return Err(corrupt(block, "block is not a table"));
+        }
+        let epoch = header.epoch;
+        read_padded(io, l, block, l.footer_off(), FOOTER_LEN, buf)?;
+        let footer = Footer::parse(buf, epoch, l.block_size as u32)
+            .ok_or(corrupt(block, "table footer invalid"))?;
+        if footer.entries == 0 || footer.data_end as usize > footer.index_off as usize {
+            return Err(corrupt(block, "table footer inconsistent"));
+        }
+
+        // Index.
+        let ilen = footer.index_len as usize;
+        read_padded(io, l, block, footer.index_off as usize, ilen, buf)?;
+        if ilen < 4 || checksum(epoch, &buf[..ilen - 4]) != u32_at(buf, ilen - 4).unwrap_or(0) {
+            return Err(corrupt(block, "table index checksum mismatch"));
+        }
+        let bad_index = || corrupt(block, "table index malformed");
+        let mut r = Reader::new(&buf[..ilen - 4]);
+        let n = r.varint().ok_or_else(bad_index)? as usize;
+        if n == 0 || n != footer.data_blocks as usize || n > l.block_size / 8 {
+            return Err(bad_index());
+        }
+        let mut index = Vec::with_capacity(n);
+        let mut prev_end = l.header_len;
+        for _ in 0..n {
+            let klen = r.varint().ok_or_else(bad_index)? as usize;
+            let first_key = r.bytes(klen).ok_or_else(bad_index)?.to_vec();
+            let off = r.varint_u32().ok_or_else(bad_index)?;
+            let len = r.varint_u32().ok_or_else(bad_index)?;
+            // Data blocks are contiguous, in order, and inside the data area.
+            if off as usize != prev_end
+                || len < 4
+                || off as usize + len as usize > footer.data_end as usize
+                || index
+                    .last()
+                    .is_some_and(|p: &IndexEntry| p.first_key >= first_key)
+            {
+                return Err(bad_index());
+            }
+            prev_end = round_up(off as usize + len as usize, l.align);
+            index.push(IndexEntry {
+                first_key,
+                off,
+                len,
+            });
+        }
+        let llen = r.varint().ok_or_else(bad_index)? as usize;
+        let largest = r.bytes(llen).ok_or_else(bad_index)?.to_vec();
+        if !r.is_empty() || largest < index[0].first_key {
+            return Err(bad_index());
+        }
+
+        // Bloom filter.
+        let blen = footer.bloom_len as usize;
+        read_padded(io, l, block, footer.bloom_off as usize, blen, buf)?;
+        if blen < 5 || checksum(epoch, &buf[..blen - 4]) != u32_at(buf, blen - 4).unwrap_or(0) {
+            return Err(corrupt(block, "table bloom filter checksum mismatch"));
+        }
+        let bloom_k = buf[0];
+        if bloom_k == 0 || bloom_k > 30 {
+            return Err(corrupt(block, "table bloom filter malformed"));
+        }
+        let bloom = buf[1..blen - 4].to_vec();
+
+        Ok(Table {
+            block,
+            epoch,
+            smallest: index[0].first_key.clone(),
+            largest,
+            index,
+            bloom_k,
+            bloom,
+            footer,
+        })
+    }
+
+    /// Reads data block `i` into `buf` and checks it; returns the length of
+    /// its entries.
+    fn read_data_block<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        i: usize,
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, Error<D::Error>> {
+        let e = &self.index[i];
+        let len = e.len as usize;
+        read_padded(io, l, self.block, e.off as usize, len, buf)?;
+        if checksum(0, &buf[..len - 4]) != u32_at(buf, len - 4).unwrap_or(0) {
+            return Err(corrupt(self.block, "data block checksum mismatch"));
+        }
+        Ok(len - 4)
+    }
+
+    /// Looks `key` up; on `Found`, the value is in `buf`.
+    pub(crate) fn get<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        key: &[u8],
+        buf: &mut Vec<u8>,
+        block_reads: &mut u64,
+    ) -> Result<Lookup, Error<D::Error>> {
+        if !self.covers(key) || !self.bloom_may_contain(key) {
+            return Ok(Lookup::Absent);
+        }
+        let i = self
+            .index
+            .partition_point(|e| e.first_key.as_slice() <= key);
+        if i == 0 {
+            return Ok(Lookup::Absent);
+        }
+        *block_reads += 1;
+        let end = self.read_data_block(io, l, i - 1, buf)?;
+        let mut r = Reader::new(&buf[..end]);
+        while !r.is_empty() {
+            let e = read_entry(&mut r).ok_or(corrupt(self.block, "data block malformed"))?;
+            match e.key.cmp(key) {
+                core::cmp::Ordering::Less => continue,
+                core::cmp::Ordering::Greater => return Ok(Lookup::Absent),
+                core::cmp::Ordering::Equal => {
+                    return Ok(match e.value {
+                        None => Lookup::Deleted,
+                        Some(v) => {
+                            let start = v.as_ptr() as usize - buf.as_ptr() as usize;
+                            Lookup::Found(start, v.len())
+                        }
+                    })
+                }
+            }
+        }
+        Ok(Lookup::Absent)
+    }
+}
+
+/// Key offset, key length, and value (offset, length) within a cursor's
+/// buffer.
+type CurEntry = (usize, usize, Option<(usize, usize)>);
+
+/// A position in a table for ordered iteration.
+pub(crate) struct TableCursor {
+    next_block: usize,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    /// Current entry: key offset, key length, value (offset, length).
+    cur: Option<CurEntry>,
+}
+
+impl TableCursor {
+    pub fn new() -> Self {
+        TableCursor {
+            next_block: 0,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            cur: None,
+        }
+    }
+
+    /// Positions the cursor on the first entry at or after `start`.
+    pub fn seek<D: BlockDevice>(
+        &mut self,
+        t: &Table,
+        io: &mut Io<D>,
+        l: &Layout,
+        start: Bound<&[u8]>,
+        block_reads: &mut u64,
+    ) -> Result<(), Error<D::Error>> {
+        self.next_block = match start {
+            Bound::Unbounded => 0,
+            Bound::Included(k) | Bound::Excluded(k) => t
+                .index
+                .partition_point(|e| e.first_key.as_slice() <= k)
+                .saturating_sub(1),
+        };
+        self.pos = 0;
+        self.end = 0;
+        self.advance(t, io, l, block_reads)?;
+        while let Some(k) = self.key() {
+            let before = match start {
+                Bound::Unbounded => false,
+                Bound::Included(s) => k < s,
+                Bound::Excluded(s) => k <= s,
+            };
+            if !before {
+                break;
+            }
+            self.advance(t, io, l, block_reads)?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next entry (the first one after `seek`).
+    pub fn advance<D: BlockDevice>(
+        &mut self,
+        t: &Table,
+        io: &mut Io<D>,
+        l: &Layout,
+        block_reads: &mut u64,
+    ) -> Result<(), Error<D::Error>> {
+        while self.pos >= self.end {
+            if self.next_block >= t.index.len() {
+                self.cur = None;
+                return Ok(());
+            }
+            *block_reads += 1;
+            self.end = t.read_data_block(io, l, self.next_block, &mut self.buf)?;
+            self.next_block += 1;
+            self.pos = 0;
+        }
+        let base = self.buf.as_ptr() as usize;
+        let mut r = Reader::new(&self.buf[self.pos..self.end]);
+        let e = read_entry(&mut r).ok_or(corrupt(t.block, "data block malformed"))?;
+        let k = e.key.as_ptr() as usize - base;
+        let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
+        let prev_key_ok = match self.cur {
+            Some((pk, pl, _)) if self.pos > 0 => self.buf[pk..pk + pl] < *e.key,
+            _ => true,
+        };
+        if !prev_key_ok {
+            return Err(corrupt(t.block, "keys out of order in data block"));
+        }
+        self.cur = Some((k, e.key.len(), v));
+        self.pos += r.pos();
+        Ok(())
+    }
+
+    pub fn key(&self) -> Option<&[u8]> {
+        self.cur.map(|(k, n, _)| &self.buf[k..k + n])
+    }
+
+    /// The current value; `None` for a tombstone. Only valid with a key.
+    pub fn value(&self) -> Option<&[u8]> {
+        self.cur
+            .and_then(|(_, _, v)| v.map(|(o, n)| &self.buf[o..o + n]))
+    }
+}
