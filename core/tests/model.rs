@@ -1,0 +1,133 @@
+//! Model-based tests: random operation sequences against a `BTreeMap`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use cairn_core::{Batch, Config, Db, Error, RamDevice};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u16, Vec<u8>),
+    Delete(u16),
+    Batch(Vec<(u16, Option<Vec<u8>>)>),
+    Get(u16),
+    Range(u16, u16),
+    Flush,
+    Compact,
+    Reopen,
+}
+
+fn key(k: u16) -> Vec<u8> {
+    format!("key-{k:04}").into_bytes()
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        4 => proptest::collection::vec(any::<u8>(), 0..40),
+        1 => proptest::collection::vec(any::<u8>(), 200..700),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let k = 0u16..120;
+    prop_oneof![
+        30 => (k.clone(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        10 => k.clone().prop_map(Op::Delete),
+        5 => proptest::collection::vec((k.clone(), proptest::option::of(value())), 1..8)
+            .prop_map(Op::Batch),
+        10 => k.clone().prop_map(Op::Get),
+        4 => (k.clone(), k).prop_map(|(a, b)| Op::Range(a.min(b), a.max(b))),
+        2 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        2 => Just(Op::Reopen),
+    ]
+}
+
+fn config() -> Config {
+    Config {
+        memtable_bytes: 2048,
+        data_block_bytes: 512,
+        max_key_len: 64,
+        l0_compaction_trigger: 2,
+        level_size_multiplier: 3,
+        ..Config::default()
+    }
+}
+
+fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut db = Db::format(RamDevice::new(4096, 96, 4), config()).unwrap();
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                db.put(&key(k), &v).unwrap();
+                model.insert(key(k), v);
+            }
+            Op::Delete(k) => {
+                db.delete(&key(k)).unwrap();
+                model.remove(&key(k));
+            }
+            Op::Batch(ops) => {
+                let mut b = Batch::new();
+                for (k, v) in &ops {
+                    match v {
+                        Some(v) => b.put(&key(*k), v),
+                        None => b.delete(&key(*k)),
+                    }
+                }
+                match db.write(&b) {
+                    Ok(()) => {
+                        for (k, v) in ops {
+                            match v {
+                                Some(v) => model.insert(key(k), v),
+                                None => model.remove(&key(k)),
+                            };
+                        }
+                    }
+                    // A batch larger than one log block is refused whole.
+                    Err(Error::TooLarge) => {}
+                    Err(e) => panic!("batch failed: {e:?}"),
+                }
+            }
+            Op::Get(k) => {
+                prop_assert_eq!(db.get_vec(&key(k)).unwrap(), model.get(&key(k)).cloned());
+            }
+            Op::Range(a, b) => {
+                let (lo, hi) = (key(a), key(b));
+                let got: Vec<_> = db
+                    .range(Bound::Included(&lo), Bound::Excluded(&hi))
+                    .map(|r| r.unwrap())
+                    .collect();
+                let want: Vec<_> = model
+                    .range(lo.clone()..hi.clone())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                prop_assert_eq!(got, want);
+            }
+            Op::Flush => db.flush().unwrap(),
+            Op::Compact => db.compact().unwrap(),
+            Op::Reopen => {
+                let dev = db.into_device();
+                db = Db::open(dev, config()).unwrap();
+            }
+        }
+    }
+    let all: Vec<_> = db
+        .range(Bound::Unbounded, Bound::Unbounded)
+        .map(|r| r.unwrap())
+        .collect();
+    let want: Vec<_> = model.into_iter().collect();
+    prop_assert_eq!(all, want);
+    let report = db.check().unwrap();
+    prop_assert!(report.is_ok(), "{:?}", report.problems);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn matches_btreemap_model(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops)?;
+    }
+}
