@@ -399,67 +399,63 @@ impl<'t> RunCursor<'t> {
     }
 }
 
-/// Merges runs (highest priority first) and writes the newest version of
-/// every key into new tables. `drop_tombstone` says whether a tombstone for
-/// a key can be left out because nothing older can be shadowed.
-fn merge_into_tables<D: BlockDevice>(
+/// An incremental compaction commits its progress once free blocks drop to
+/// this many: room for one output table, the table after it, and a new
+/// metadata block.
+const CUT_FREE_BLOCKS: u32 = 3;
+
+/// The metadata block state: where the newest durable commit lives and
+/// where the next one may go.
+struct MetaState {
+    /// The metadata block holding the newest durable commit.
+    block: Option<u32>,
+    /// Where the next commit may be appended: (block, epoch, offset). `None`
+    /// forces a fresh metadata block (after mount the tail may be torn).
+    append: Option<(u32, u64, u32)>,
+    /// Sequence number of the newest durable commit.
+    seq: u64,
+}
+
+/// Writes a manifest record, makes it durable, then releases `freed`.
+fn commit_manifest<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
     l: &Layout,
-    runs: &mut [RunCursor<'_>],
-    reads: &mut u64,
-    drop_tombstone: impl Fn(&[u8]) -> bool,
-    out: &mut Vec<Table>,
+    meta: &mut MetaState,
+    m: &ManifestRepr,
+    freed: &[u32],
 ) -> Result<(), D> {
-    for r in runs.iter_mut() {
-        r.seek(io, l, Bound::Unbounded, reads)?;
+    let mut payload = Vec::new();
+    m.emit(&mut payload);
+    let len = record_len(payload.len(), l.align);
+    if l.header_len + len > l.block_size {
+        return Err(Error::Full);
     }
-    let mut builder = TableBuilder::new(*l);
-    let mut key = Vec::new();
-    let mut value = Vec::new();
-    loop {
-        let mut best: Option<usize> = None;
-        for (i, r) in runs.iter().enumerate() {
-            if let Some(k) = r.key() {
-                if best.is_none_or(|b| k < runs[b].key().unwrap_or(&[])) {
-                    best = Some(i);
-                }
-            }
+    let seq = meta.seq + 1;
+    let mut old_meta = None;
+    let (block, epoch, off) = match meta.append {
+        Some((b, e, off)) if off as usize + len <= l.block_size => (b, e, off),
+        _ => {
+            let (b, e) = start_block(io, space, l, BlockKind::Meta, true)?;
+            old_meta = meta.block;
+            (b, e, l.header_len as u32)
         }
-        let Some(b) = best else { break };
-        key.clear();
-        key.extend_from_slice(runs[b].key().unwrap_or(&[]));
-        let is_value = match runs[b].c.value() {
-            Some(v) => {
-                value.clear();
-                value.extend_from_slice(v);
-                true
-            }
-            None => false,
-        };
-        for r in runs.iter_mut() {
-            if r.key() == Some(key.as_slice()) {
-                r.advance(io, l, reads)?;
-            }
-        }
-        if !is_value && drop_tombstone(&key) {
-            continue;
-        }
-        let v = if is_value {
-            Some(value.as_slice())
-        } else {
-            None
-        };
-        if !builder.fits(&key, v) {
-            let full = core::mem::replace(&mut builder, TableBuilder::new(*l));
-            write_table(io, space, l, full, out)?;
-        }
-        builder.add(&key, v);
-    }
-    if !builder.is_empty() {
-        write_table(io, space, l, builder, out)?;
+    };
+    let mut rec = Vec::with_capacity(len);
+    emit_record(&mut rec, epoch, seq, &payload, l.align);
+    io.program(block, off, &rec)?;
+    io.sync()?;
+    meta.seq = seq;
+    meta.block = Some(block);
+    meta.append = Some((block, epoch, off + rec.len() as u32));
+    for b in freed.iter().copied().chain(old_meta) {
+        space.release(b);
     }
     Ok(())
+}
+
+fn block_ids(levels: &[Vec<Table>; LEVELS]) -> [Vec<u32>; LEVELS] {
+    core::array::from_fn(|i| levels[i].iter().map(|t| t.block).collect())
 }
 
 /// A key-value store on a [`BlockDevice`].
@@ -490,12 +486,7 @@ pub struct Db<D: BlockDevice> {
     last_seq: u64,
     /// Sequence number of the last operation in the tables.
     flushed_seq: u64,
-    /// The metadata block holding the newest durable commit.
-    meta_block: Option<u32>,
-    /// Where the next commit may be appended: (block, epoch, offset). `None`
-    /// forces a fresh metadata block (after mount the tail may be torn).
-    meta_append: Option<(u32, u64, u32)>,
-    commit_seq: u64,
+    meta: MetaState,
     space: Space,
     poisoned: bool,
     ops: OpCounts,
@@ -543,7 +534,7 @@ impl<D: BlockDevice> Db<D> {
         let reserve = if cfg.reserve_blocks != 0 {
             cfg.reserve_blocks
         } else {
-            (geo.block_count / 8).clamp(3, 64)
+            (geo.block_count / 8).clamp(CUT_FREE_BLOCKS + 3, 64)
         };
         if reserve + 3 >= geo.block_count {
             return Err(Error::InvalidConfig(
@@ -579,9 +570,11 @@ impl<D: BlockDevice> Db<D> {
             wal_active: None,
             last_seq: 0,
             flushed_seq: 0,
-            meta_block: None,
-            meta_append: None,
-            commit_seq: 0,
+            meta: MetaState {
+                block: None,
+                append: None,
+                seq: 0,
+            },
             poisoned: false,
             ops: OpCounts::default(),
             scratch: Vec::new(),
@@ -677,9 +670,9 @@ impl<D: BlockDevice> Db<D> {
         let Some((meta_block, commit_seq, m)) = found else {
             return Err(Error::NotFormatted);
         };
-        self.meta_block = Some(meta_block);
+        self.meta.block = Some(meta_block);
         self.space.mark(meta_block);
-        self.commit_seq = commit_seq;
+        self.meta.seq = commit_seq;
         self.flushed_seq = m.last_seq;
         self.last_seq = m.last_seq;
 
@@ -789,54 +782,27 @@ impl<D: BlockDevice> Db<D> {
         r
     }
 
-    /// Writes a manifest record naming the current state, makes it durable,
-    /// then releases `freed`.
-    fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
-        let mut m = ManifestRepr {
+    fn manifest(&self, levels: [Vec<u32>; LEVELS]) -> ManifestRepr {
+        ManifestRepr {
             last_seq: self.flushed_seq,
             wal: self.wal.clone(),
-            ..Default::default()
-        };
-        for (lvl, tables) in self.levels.iter().enumerate() {
-            m.levels[lvl] = tables.iter().map(|t| t.block).collect();
+            levels,
         }
-        let mut payload = Vec::new();
-        m.emit(&mut payload);
-        let align = self.layout.align;
-        let len = record_len(payload.len(), align);
-        if self.layout.header_len + len > self.layout.block_size {
-            return Err(Error::Full);
-        }
-        let seq = self.commit_seq + 1;
-        let mut rec = Vec::with_capacity(len);
-        let mut old_meta = None;
-        let (block, epoch, off) = match self.meta_append {
-            Some((b, e, off)) if off as usize + len <= self.layout.block_size => (b, e, off),
-            _ => {
-                let r = start_block(
-                    &mut self.io,
-                    &mut self.space,
-                    &self.layout,
-                    BlockKind::Meta,
-                    true,
-                );
-                let (b, e) = self.poison_on_err(r)?;
-                old_meta = self.meta_block;
-                (b, e, self.layout.header_len as u32)
-            }
-        };
-        emit_record(&mut rec, epoch, seq, &payload, align);
-        let r = self.io.program(block, off, &rec);
-        self.poison_on_err(r)?;
-        let r = self.io.sync();
-        self.poison_on_err(r)?;
-        self.commit_seq = seq;
-        self.meta_block = Some(block);
-        self.meta_append = Some((block, epoch, off + rec.len() as u32));
-        for b in freed.iter().copied().chain(old_meta) {
-            self.space.release(b);
-        }
-        Ok(())
+    }
+
+    /// Commits the current state (see the module docs), then releases
+    /// `freed`.
+    fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
+        let m = self.manifest(block_ids(&self.levels));
+        let r = commit_manifest(
+            &mut self.io,
+            &mut self.space,
+            &self.layout,
+            &mut self.meta,
+            &m,
+            freed,
+        );
+        self.poison_on_err(r)
     }
 
     fn check_key(&self, key: &[u8]) -> Result<(), D> {
@@ -901,6 +867,18 @@ impl<D: BlockDevice> Db<D> {
         }
         if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal.len() >= self.max_wal_blocks {
             self.flush_and_compact()?;
+        }
+        if has_put && self.space.free <= self.space.reserve {
+            // Try to win space back by merging level 0 down; the reserve
+            // itself is for deletes, flushes and compaction.
+            if !self.levels[0].is_empty() {
+                let total = self.levels[0].len() + self.levels[1].len();
+                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                self.compact_level(0, picks)?;
+            }
+            if self.space.free <= self.space.reserve {
+                return Err(Error::Full);
+            }
         }
         let mut payload = vec![0u8; plen];
         let mut at = crate::format::put_varint(&mut payload, ops.len() as u64);
@@ -1053,15 +1031,37 @@ impl<D: BlockDevice> Db<D> {
 
     /// Runs compactions until every level is within its budget, or until
     /// there is not enough free space to run one.
+    /// Compaction is best effort: running out of space for one is not an
+    /// error of the write that triggered it.
     fn maybe_compact(&mut self) -> Result<(), D> {
+        match self.compact_some() {
+            Err(Error::Full) => Ok(()),
+            r => r,
+        }
+    }
+
+    fn compact_some(&mut self) -> Result<(), D> {
         for _ in 0..64 {
             let l0_trigger = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
-            let done = if !self.levels[0].is_empty() && self.level_bytes(0) * 4 >= l0_trigger * 3 {
-                let all: Vec<usize> = (0..self.levels[0].len()).collect();
-                self.compact_level(0, all)?
-            } else if let Some(lvl) =
-                (1..LEVELS - 1).find(|&l| self.level_bytes(l) > self.level_target(l))
-            {
+            // Short of space, merge level 0 down at once: it holds the
+            // shadowed values and tombstones that free space.
+            let tight = self.space.free <= self.space.reserve;
+            let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
+            // Bound space amplification: the levels above the deepest may
+            // hold at most half as much as it does.
+            let upper_heavy = deepest.is_some_and(|d| {
+                let upper: u64 = (0..d).map(|l| self.level_bytes(l)).sum();
+                upper >= self.cfg.memtable_bytes as u64 && upper * 2 > self.level_bytes(d)
+            });
+            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
+            let done = if !self.levels[0].is_empty() && l0_due {
+                let total = self.levels[0].len() + self.levels[1].len();
+                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                self.compact_level(0, picks)?
+            } else if let Some(lvl) = (1..LEVELS - 1).find(|&l| {
+                self.level_bytes(l) > self.level_target(l)
+                    || (upper_heavy && deepest.is_some_and(|d| l < d) && !self.levels[l].is_empty())
+            }) {
                 let ptr = &self.compact_ptr[lvl];
                 let tables = &self.levels[lvl];
                 let mut i = tables.partition_point(|t| t.smallest.as_slice() <= ptr.as_slice());
@@ -1083,6 +1083,13 @@ impl<D: BlockDevice> Db<D> {
     /// Merges the tables `picks` of level `lvl` (in priority order) with
     /// the overlapping tables of the next level, into the next level.
     /// Returns false if there was not enough free space to try.
+    ///
+    /// When free space is short, the merge commits as it goes: each time it
+    /// has passed an input table of the next level entirely, it finishes the
+    /// output table, commits, and releases that input. The picked tables stay
+    /// in their level until the end; being newer, they shadow correctly what
+    /// has already been merged. Extra space needed: the picks plus two
+    /// blocks.
     fn compact_level(&mut self, lvl: usize, picks: Vec<usize>) -> Result<bool, D> {
         let out_lvl = lvl + 1;
         let (lo, hi) = {
@@ -1096,10 +1103,9 @@ impl<D: BlockDevice> Db<D> {
         };
         let dst = &self.levels[out_lvl];
         let o_start = dst.partition_point(|t| t.largest < lo);
-        let o_end = dst.partition_point(|t| t.smallest <= hi);
-        let o_end = o_end.max(o_start);
+        let o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
 
-        // A table that overlaps nothing below moves down without a rewrite.
+        // Tables that overlap nothing below move down without a rewrite.
         let picked_disjoint = {
             let src = &self.levels[lvl];
             let mut ranges: Vec<(&[u8], &[u8])> = picks
@@ -1109,7 +1115,12 @@ impl<D: BlockDevice> Db<D> {
             ranges.sort_unstable();
             ranges.windows(2).all(|w| w[0].1 < w[1].0)
         };
-        if o_start == o_end && picked_disjoint {
+        // ...unless they are mostly empty (small flushes): then merging packs
+        // them into full blocks.
+        let full_enough = picks
+            .iter()
+            .all(|&i| self.levels[lvl][i].used_bytes() * 4 >= self.layout.block_size as u64 * 3);
+        if o_start == o_end && picked_disjoint && (full_enough || picks.len() == 1 && lvl > 0) {
             let mut picks_sorted = picks.clone();
             picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
             let mut moved: Vec<Table> = picks_sorted
@@ -1117,8 +1128,7 @@ impl<D: BlockDevice> Db<D> {
                 .map(|&i| self.levels[lvl].remove(i))
                 .collect();
             moved.sort_unstable_by(|a, b| a.smallest.cmp(&b.smallest));
-            let at = o_start;
-            let tail = self.levels[out_lvl].split_off(at);
+            let tail = self.levels[out_lvl].split_off(o_start);
             self.levels[out_lvl].extend(moved);
             self.levels[out_lvl].extend(tail);
             self.commit(&[])?;
@@ -1126,19 +1136,26 @@ impl<D: BlockDevice> Db<D> {
             return Ok(true);
         }
 
-        let inputs = picks.len() + (o_end - o_start);
-        if self.space.free < inputs as u32 + 2 {
+        let overlap = o_end - o_start;
+        let inputs = picks.len() + overlap;
+        let incremental = self.space.free < inputs as u32 + 2;
+        if incremental && self.space.free < CUT_FREE_BLOCKS {
             return Ok(false);
         }
         let levels = core::mem::take(&mut self.levels);
-        let mut out = Vec::new();
+        let mut out: Vec<Table> = Vec::new();
+        let mut committed_out = 0;
+        let mut released = 0;
         let mut reads = 0;
-        let result = {
+        let l = self.layout;
+        let result = (|| -> Result<(), D> {
             let mut runs: Vec<RunCursor<'_>> = picks
                 .iter()
                 .map(|&i| RunCursor::new(core::slice::from_ref(&levels[lvl][i])))
                 .collect();
-            runs.push(RunCursor::new(&levels[out_lvl][o_start..o_end]));
+            let inputs_below = &levels[out_lvl][o_start..o_end];
+            runs.push(RunCursor::new(inputs_below));
+            let below = runs.len() - 1;
             let deeper = &levels[out_lvl + 1..];
             let drop_tombstone = |k: &[u8]| {
                 deeper.iter().all(|lv| {
@@ -1146,41 +1163,140 @@ impl<D: BlockDevice> Db<D> {
                     i >= lv.len() || !lv[i].covers(k)
                 })
             };
-            merge_into_tables(
-                &mut self.io,
-                &mut self.space,
-                &self.layout,
-                &mut runs,
-                &mut reads,
-                drop_tombstone,
-                &mut out,
-            )
-        };
+            for r in runs.iter_mut() {
+                r.seek(&mut self.io, &l, Bound::Unbounded, &mut reads)?;
+            }
+            let mut builder = TableBuilder::new(l);
+            let mut key = Vec::new();
+            let mut value = Vec::new();
+            loop {
+                // A cut point: the run below sits on the first key of an
+                // untouched table, so every table before it is merged.
+                if incremental {
+                    let r = &runs[below];
+                    let at_table_start =
+                        r.ti < overlap && r.key() == Some(inputs_below[r.ti].smallest.as_slice());
+                    if at_table_start && r.ti > released && self.space.free <= CUT_FREE_BLOCKS {
+                        if !builder.is_empty() {
+                            let full = core::mem::replace(&mut builder, TableBuilder::new(l));
+                            write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
+                        }
+                        self.io.sync()?;
+                        let mut ids = block_ids(&levels);
+                        let row = &mut ids[out_lvl];
+                        let rest = row.split_off(o_start + r.ti);
+                        row.truncate(o_start);
+                        row.extend(out.iter().map(|t| t.block));
+                        row.extend(rest);
+                        let m = self.manifest(ids);
+                        let freed: Vec<u32> = inputs_below[released..r.ti]
+                            .iter()
+                            .map(|t| t.block)
+                            .collect();
+                        commit_manifest(
+                            &mut self.io,
+                            &mut self.space,
+                            &l,
+                            &mut self.meta,
+                            &m,
+                            &freed,
+                        )?;
+                        committed_out = out.len();
+                        released = r.ti;
+                    }
+                }
+                let mut best: Option<usize> = None;
+                for (i, r) in runs.iter().enumerate() {
+                    if let Some(k) = r.key() {
+                        if best.is_none_or(|b| k < runs[b].key().unwrap_or(&[])) {
+                            best = Some(i);
+                        }
+                    }
+                }
+                let Some(b) = best else { break };
+                key.clear();
+                key.extend_from_slice(runs[b].key().unwrap_or(&[]));
+                let is_value = match runs[b].c.value() {
+                    Some(v) => {
+                        value.clear();
+                        value.extend_from_slice(v);
+                        true
+                    }
+                    None => false,
+                };
+                for r in runs.iter_mut() {
+                    if r.key() == Some(key.as_slice()) {
+                        r.advance(&mut self.io, &l, &mut reads)?;
+                    }
+                }
+                if !is_value && drop_tombstone(&key) {
+                    continue;
+                }
+                let v = is_value.then_some(value.as_slice());
+                if !builder.fits(&key, v) {
+                    let full = core::mem::replace(&mut builder, TableBuilder::new(l));
+                    write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
+                }
+                builder.add(&key, v);
+            }
+            if !builder.is_empty() {
+                write_table(&mut self.io, &mut self.space, &l, builder, &mut out)?;
+            }
+            self.io.sync()
+        })();
         self.ops.table_block_reads += reads;
-        self.levels = levels;
-        if let Err(e) = result {
-            for t in &out {
+        let mut levels = levels;
+
+        // Rebuild the next level: untouched prefix, outputs, then the
+        // inputs not yet merged (all of them merged on success).
+        let failed = result.is_err();
+        if failed {
+            for t in out.drain(committed_out..) {
                 self.space.release(t.block);
             }
+        }
+        let row = &mut levels[out_lvl];
+        let mut rest = row.split_off(o_start);
+        let tail = rest.split_off(overlap);
+        let unmerged: Vec<Table> = if failed {
+            rest.drain(released..).collect()
+        } else {
+            Vec::new()
+        };
+        let merged: Vec<u32> = rest[released.min(rest.len())..]
+            .iter()
+            .map(|t| t.block)
+            .collect();
+        row.extend(out);
+        row.extend(unmerged);
+        row.extend(tail);
+        self.levels = levels;
+        if let Err(e) = result {
             return self.poison_on_err::<bool>(Err(e));
         }
-        let r = self.io.sync();
-        self.poison_on_err(r)?;
-        let mut freed = Vec::with_capacity(inputs);
+        let mut freed = merged;
         let mut picks_sorted = picks;
         picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
         for i in picks_sorted {
             freed.push(self.levels[lvl].remove(i).block);
         }
-        let tail = self.levels[out_lvl].split_off(o_end);
-        for t in self.levels[out_lvl].drain(o_start..) {
-            freed.push(t.block);
-        }
-        self.levels[out_lvl].extend(out);
-        self.levels[out_lvl].extend(tail);
         self.commit(&freed)?;
         self.ops.compactions += 1;
         Ok(true)
+    }
+
+    /// Picks for a compaction of `lvl`: everything when space allows,
+    /// otherwise one table (the oldest of level 0, or the first of a deeper
+    /// level).
+    fn picks_for(&self, lvl: usize, all: bool) -> Vec<usize> {
+        let n = self.levels[lvl].len();
+        if all {
+            (0..n).collect()
+        } else if lvl == 0 {
+            vec![n - 1]
+        } else {
+            vec![0]
+        }
     }
 
     /// Flushes the memtable and merges every level into the deepest one
@@ -1192,17 +1308,13 @@ impl<D: BlockDevice> Db<D> {
             .find(|&l| !self.levels[l].is_empty())
             .unwrap_or(1);
         for lvl in 0..deepest {
-            if self.levels[lvl].is_empty() {
-                continue;
-            }
-            let picks: Vec<usize> = if lvl == 0 {
-                (0..self.levels[0].len()).collect()
-            } else {
-                // Every table of the level, oldest data last.
-                (0..self.levels[lvl].len()).collect()
-            };
-            if !self.compact_level(lvl, picks)? {
-                return Err(Error::Full);
+            while !self.levels[lvl].is_empty() {
+                let total: usize = self.levels[lvl].len() + self.levels[lvl + 1].len();
+                let all = (self.space.free as usize) >= total + 2;
+                let picks = self.picks_for(lvl, all);
+                if !self.compact_level(lvl, picks)? {
+                    return Err(Error::Full);
+                }
             }
         }
         Ok(())
@@ -1424,7 +1536,7 @@ impl<D: BlockDevice> Db<D> {
                 owner[b as usize] = true;
             }
         };
-        if let Some(b) = self.meta_block {
+        if let Some(b) = self.meta.block {
             claim(b, "manifest", &mut rep);
             let mut buf = vec![0u8; self.layout.header_len];
             self.io.read(b, 0, &mut buf)?;
