@@ -1049,10 +1049,12 @@ impl<D: BlockDevice> Db<D> {
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
             // hold at most half as much as it does.
-            let upper_heavy = deepest.is_some_and(|d| {
+            let upper_heavy = {
+                let d = deepest.unwrap_or(LEVELS);
                 let upper: u64 = (0..d).map(|l| self.level_bytes(l)).sum();
-                upper >= self.cfg.memtable_bytes as u64 && upper * 2 > self.level_bytes(d)
-            });
+                let bottom = deepest.map_or(0, |d| self.level_bytes(d));
+                upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom
+            };
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
             let done = if !self.levels[0].is_empty() && l0_due {
                 let total = self.levels[0].len() + self.levels[1].len();
