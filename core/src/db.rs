@@ -27,6 +27,7 @@ use crate::format::{
     BlockKind, Reader, FOOTER_LEN, HEADER_LEN,
 };
 use crate::io::Io;
+use crate::logging::{debug, log_warn};
 use crate::manifest::{ManifestRepr, WalRef, LEVELS};
 use crate::memtable::Memtable;
 use crate::table::{Layout, Lookup, Table, TableBuilder, TableCursor};
@@ -713,6 +714,7 @@ impl<D: BlockDevice> Db<D> {
                 if last && w.end == u32::MAX {
                     // Crashed before the block's header became durable: no
                     // record was ever acknowledged in it.
+                    log_warn!("log block {} never started; dropped", w.block);
                     keep = i;
                     break;
                 }
@@ -745,6 +747,10 @@ impl<D: BlockDevice> Db<D> {
         }
         wal.truncate(keep);
         self.wal = wal;
+        debug!(
+            "mounted: commit {}, {} log blocks, operations up to {} ({} in tables)",
+            commit_seq, keep, self.last_seq, self.flushed_seq
+        );
         Ok(())
     }
 
@@ -982,6 +988,7 @@ impl<D: BlockDevice> Db<D> {
             return Err(e);
         }
         self.ops.flushes += 1;
+        debug!("flushed into {} tables", self.levels[0].len());
         Ok(())
     }
 
@@ -1284,6 +1291,12 @@ impl<D: BlockDevice> Db<D> {
         }
         self.commit(&freed)?;
         self.ops.compactions += 1;
+        debug!(
+            "compacted level {} into {}: {} blocks released",
+            lvl,
+            out_lvl,
+            freed.len()
+        );
         Ok(true)
     }
 

@@ -43,6 +43,8 @@ mod io;
 #[cfg(feature = "alloc")]
 mod db;
 #[cfg(feature = "alloc")]
+mod logging;
+#[cfg(feature = "alloc")]
 mod manifest;
 #[cfg(feature = "alloc")]
 mod memtable;
