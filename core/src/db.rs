@@ -444,6 +444,10 @@ fn commit_manifest<D: BlockDevice>(
     };
     let mut rec = Vec::with_capacity(len);
     emit_record(&mut rec, epoch, seq, &payload, l.align);
+    // Everything the record names (tables, log records it seals, the new
+    // metadata block's header) must be durable before the record itself:
+    // a volatile cache may otherwise keep the record and drop the rest.
+    io.sync()?;
     io.program(block, off, &rec)?;
     io.sync()?;
     meta.seq = seq;
@@ -610,12 +614,51 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Creates an empty store on `dev`, superseding whatever it held.
+    ///
+    /// A power cut while formatting leaves either the old store or the new,
+    /// empty one: the new store's first commit goes into a block the old
+    /// store does not use, and outranks it by epoch.
     pub fn format(dev: D, cfg: Config) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg)?;
-        let (max_epoch, max_block, _) = db.scan_headers()?;
-        db.space.next_epoch = max_epoch + 1;
-        db.space.cursor = max_block + 1;
-        db.commit(&[])?;
+        let mut db = Self::new_handle(dev, cfg.clone())?;
+        // Mounting whatever is there marks the old store's blocks in use
+        // (and sets the epoch counter past everything on the device).
+        match db.mount() {
+            Err(Error::Device(e)) => return Err(Error::Device(e)),
+            Ok(()) | Err(_) => {}
+        }
+        let old_store = db.space.used.clone();
+        let (next_epoch, cursor) = (db.space.next_epoch, db.space.cursor);
+        let mut db = Self::new_handle(db.into_device(), cfg)?;
+        db.space.next_epoch = next_epoch;
+        db.space.cursor = cursor;
+        for (b, used) in old_store.iter().enumerate() {
+            if *used {
+                db.space.mark(b as u32);
+            }
+        }
+        match db.commit(&[]) {
+            Err(Error::Full) => {
+                // The old store fills the device: make it unreachable first,
+                // oldest metadata block first, so that a cut in between
+                // leaves either the old store or none.
+                let (_, _, mut metas) = db.scan_headers()?;
+                metas.sort_unstable();
+                for (_, b) in metas {
+                    db.io.erase(b)?;
+                    db.io.sync()?;
+                }
+                db.space.used.fill(false);
+                db.space.free = db.io.geo.block_count;
+                db.commit(&[])?;
+            }
+            r => r?,
+        }
+        // The old store's blocks are free from now on.
+        for (b, used) in old_store.iter().enumerate() {
+            if *used && Some(b as u32) != db.meta.block {
+                db.space.release(b as u32);
+            }
+        }
         Ok(db)
     }
 
@@ -968,11 +1011,6 @@ impl<D: BlockDevice> Db<D> {
             self.mem = mem;
             return self.poison_on_err(Err(e));
         }
-        let r = self.io.sync();
-        if let Err(e) = self.poison_on_err(r) {
-            self.mem = mem;
-            return Err(e);
-        }
         let old_l0 = core::mem::take(&mut self.levels[0]);
         self.levels[0] = out;
         self.levels[0].extend(old_l0);
@@ -1190,7 +1228,6 @@ impl<D: BlockDevice> Db<D> {
                             let full = core::mem::replace(&mut builder, TableBuilder::new(l));
                             write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
                         }
-                        self.io.sync()?;
                         let mut ids = block_ids(&levels);
                         let row = &mut ids[out_lvl];
                         let rest = row.split_off(o_start + r.ti);
@@ -1251,7 +1288,7 @@ impl<D: BlockDevice> Db<D> {
             if !builder.is_empty() {
                 write_table(&mut self.io, &mut self.space, &l, builder, &mut out)?;
             }
-            self.io.sync()
+            Ok(())
         })();
         self.ops.table_block_reads += reads;
         let mut levels = levels;
