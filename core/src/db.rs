@@ -819,6 +819,14 @@ impl<D: BlockDevice> Db<D> {
         self.io.dev
     }
 
+    /// Sequence number of the last write applied (each `put`, `delete` or
+    /// batch takes one). With `sync_writes` off, a caller that syncs the
+    /// device itself knows every write up to this number is durable once
+    /// its sync returns.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
     /// The longest value this store accepts.
     pub fn max_value_len(&self) -> usize {
         self.max_value

@@ -144,6 +144,16 @@ impl FileDevice {
         })
     }
 
+    /// A second handle to the file, so a caller can make writes durable
+    /// (`sync_data`) without holding the device, for group commit.
+    ///
+    /// # Errors
+    ///
+    /// Any error from duplicating the handle.
+    pub fn try_clone_file(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
     /// The length of the file in bytes: the end of the last byte programmed
     /// (erases never shrink it).
     pub fn file_len(&self) -> u64 {
