@@ -622,9 +622,8 @@ impl<D: BlockDevice> Db<D> {
         let mut db = Self::new_handle(dev, cfg.clone())?;
         // Mounting whatever is there marks the old store's blocks in use
         // (and sets the epoch counter past everything on the device).
-        match db.mount() {
-            Err(Error::Device(e)) => return Err(Error::Device(e)),
-            Ok(()) | Err(_) => {}
+        if let Err(Error::Device(e)) = db.mount() {
+            return Err(Error::Device(e));
         }
         let old_store = db.space.used.clone();
         let (next_epoch, cursor) = (db.space.next_epoch, db.space.cursor);

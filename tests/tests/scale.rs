@@ -8,7 +8,9 @@ use cairn_std::{Batch, Db, Options};
 
 fn key(i: u32) -> [u8; 16] {
     let mut k = *b"user000000000000";
-    k[4..].copy_from_slice(format!("{:012}", i.wrapping_mul(2_654_435_761) % 1_000_000_007).as_bytes());
+    k[4..].copy_from_slice(
+        format!("{:012}", i.wrapping_mul(2_654_435_761) % 1_000_000_007).as_bytes(),
+    );
     k
 }
 
@@ -41,7 +43,11 @@ fn hundred_thousand_keys_survive_a_reopen() {
     let open_time = start.elapsed();
     let before = db.stats();
     for i in 0..N {
-        assert_eq!(db.get(key(i)).unwrap().as_deref(), Some(&value(i, 0)[..]), "key {i}");
+        assert_eq!(
+            db.get(key(i)).unwrap().as_deref(),
+            Some(&value(i, 0)[..]),
+            "key {i}"
+        );
     }
     let after = db.stats();
     let reads_per_get = (after.table_block_reads - before.table_block_reads) as f64 / N as f64;
@@ -70,7 +76,9 @@ fn overwriting_ten_thousand_keys_twenty_times_stays_under_twice_the_live_data() 
     let path = dir.path().join("store.cairn");
     // A write buffer smaller than the data set: with a write buffer as large
     // as the data, the buffer and its log alone would equal the live data.
-    let options = Options::new().memtable_bytes(256 << 10).block_size(64 << 10);
+    let options = Options::new()
+        .memtable_bytes(256 << 10)
+        .block_size(64 << 10);
     let db = Db::open_with(&path, options.clone()).unwrap();
     let live = N as u64 * (16 + 100);
     let mut worst = 0u64;
@@ -94,11 +102,17 @@ fn overwriting_ten_thousand_keys_twenty_times_stays_under_twice_the_live_data() 
         worst as f64 / live as f64,
         s.write_amplification(),
     );
-    assert!(worst < 2 * live, "space in use {worst} >= 2x live data {live}");
+    assert!(
+        worst < 2 * live,
+        "space in use {worst} >= 2x live data {live}"
+    );
     drop(db);
     let db = Db::open_with(&path, options).unwrap();
     for i in 0..N {
-        assert_eq!(db.get(key(i)).unwrap().as_deref(), Some(&value(i, ROUNDS - 1)[..]));
+        assert_eq!(
+            db.get(key(i)).unwrap().as_deref(),
+            Some(&value(i, ROUNDS - 1)[..])
+        );
     }
     assert_eq!(db.iter().count(), N as usize);
 }
