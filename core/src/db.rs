@@ -23,8 +23,8 @@ use core::ops::Bound;
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
-    emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, BlockHeader,
-    BlockKind, Reader, FOOTER_LEN, HEADER_LEN,
+    emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record,
+    BlockHeader, BlockKind, Reader, FOOTER_LEN, FRAME_LEN, HEADER_LEN,
 };
 use crate::io::Io;
 use crate::logging::{debug, log_warn};
@@ -496,6 +496,7 @@ pub struct Db<D: BlockDevice> {
     poisoned: bool,
     ops: OpCounts,
     scratch: Vec<u8>,
+    wal_buf: Vec<u8>,
     compact_ptr: [Vec<u8>; LEVELS],
 }
 
@@ -583,6 +584,7 @@ impl<D: BlockDevice> Db<D> {
             poisoned: false,
             ops: OpCounts::default(),
             scratch: Vec::new(),
+            wal_buf: Vec::new(),
             compact_ptr: Default::default(),
         })
     }
@@ -936,20 +938,24 @@ impl<D: BlockDevice> Db<D> {
                 return Err(Error::Full);
             }
         }
-        let mut payload = vec![0u8; plen];
-        let mut at = crate::format::put_varint(&mut payload, ops.len() as u64);
-        for (k, v) in ops {
-            at += put_entry(&mut payload[at..], k, *v);
-        }
         let room = |off: u32| off as usize + rec_len <= self.layout.block_size;
         let (block, epoch, off) = match self.wal_active {
             Some((b, e, off)) if room(off) => (b, e, off),
             _ => self.new_wal_block(!has_put)?,
         };
         let seq = self.last_seq + 1;
-        let mut rec = Vec::with_capacity(rec_len);
-        emit_record(&mut rec, epoch, seq, &payload, self.layout.align);
+        // The record is built in place in a buffer kept for the purpose.
+        let mut rec = core::mem::take(&mut self.wal_buf);
+        rec.clear();
+        rec.resize(FRAME_LEN + plen, 0);
+        let mut at = FRAME_LEN + crate::format::put_varint(&mut rec[FRAME_LEN..], ops.len() as u64);
+        for (k, v) in ops {
+            at += put_entry(&mut rec[at..], k, *v);
+        }
+        debug_assert_eq!(at, FRAME_LEN + plen);
+        seal_record(&mut rec, epoch, seq, self.layout.align);
         let r = self.io.program(block, off, &rec);
+        self.wal_buf = rec;
         self.poison_on_err(r)?;
         if self.cfg.sync_writes {
             let r = self.io.sync();

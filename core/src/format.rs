@@ -231,6 +231,18 @@ mod alloc_codec {
         out.extend_from_slice(b);
     }
 
+    /// Frames a record built in place: `buf` holds `FRAME_LEN` placeholder
+    /// bytes followed by the payload. Fills in the frame and pads.
+    pub fn seal_record(buf: &mut Vec<u8>, epoch: u64, seq: u64, align: usize) {
+        let len = (buf.len() - FRAME_LEN) as u32;
+        buf[4..8].copy_from_slice(&len.to_le_bytes());
+        buf[8..16].copy_from_slice(&seq.to_le_bytes());
+        let crc = checksum(epoch, &buf[4..]);
+        buf[0..4].copy_from_slice(&crc.to_le_bytes());
+        let padded = round_up(buf.len(), align);
+        buf.resize(padded, 0xFF);
+    }
+
     /// Frames `payload` as a record (checksum, length, sequence number,
     /// payload, `0xFF` padding to `align`) and appends it to `out`.
     pub fn emit_record(out: &mut Vec<u8>, epoch: u64, seq: u64, payload: &[u8], align: usize) {
