@@ -20,6 +20,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
+use crate::cache::BlockCache;
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
@@ -79,6 +80,9 @@ pub struct Config {
     pub reserve_blocks: u32,
     /// How free blocks are picked.
     pub allocation: Allocation,
+    /// Bytes of table data blocks kept in memory after a lookup reads them;
+    /// 0 turns the cache off.
+    pub cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -94,6 +98,7 @@ impl Default for Config {
             sync_writes: true,
             reserve_blocks: 0,
             allocation: Allocation::RoundRobin,
+            cache_bytes: 8 << 20,
         }
     }
 }
@@ -147,6 +152,12 @@ pub struct Stats {
     pub wal_blocks: u32,
     /// Bytes of live tables (their used part).
     pub table_bytes: u64,
+    /// Lookups served from the block cache.
+    pub cache_hits: u64,
+    /// Lookups that had to read a data block from the device.
+    pub cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub cache_bytes: usize,
 }
 
 impl Stats {
@@ -497,6 +508,7 @@ pub struct Db<D: BlockDevice> {
     ops: OpCounts,
     scratch: Vec<u8>,
     wal_buf: Vec<u8>,
+    cache: BlockCache,
     compact_ptr: [Vec<u8>; LEVELS],
 }
 
@@ -548,6 +560,7 @@ impl<D: BlockDevice> Db<D> {
             ));
         }
         let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
+        let cache_bytes = cfg.cache_bytes;
         let layout = Layout {
             block_size,
             align,
@@ -585,6 +598,7 @@ impl<D: BlockDevice> Db<D> {
             ops: OpCounts::default(),
             scratch: Vec::new(),
             wal_buf: Vec::new(),
+            cache: BlockCache::new(cache_bytes),
             compact_ptr: Default::default(),
         })
     }
@@ -1409,6 +1423,7 @@ impl<D: BlockDevice> Db<D> {
                     &self.layout,
                     key,
                     &mut self.scratch,
+                    &mut self.cache,
                     &mut reads,
                 )? {
                     Lookup::Absent => continue,
@@ -1580,6 +1595,9 @@ impl<D: BlockDevice> Db<D> {
             memtable_bytes: self.mem.bytes(),
             wal_blocks: self.wal.len() as u32,
             table_bytes: self.levels.iter().flatten().map(|t| t.used_bytes()).sum(),
+            cache_hits: self.cache.hits,
+            cache_misses: self.cache.misses,
+            cache_bytes: self.cache.bytes(),
         }
     }
 

@@ -41,6 +41,8 @@ pub mod format;
 mod io;
 
 #[cfg(feature = "alloc")]
+mod cache;
+#[cfg(feature = "alloc")]
 mod db;
 #[cfg(feature = "alloc")]
 mod logging;

@@ -14,6 +14,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
+use crate::cache::BlockCache;
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
@@ -424,6 +425,7 @@ impl Table {
         l: &Layout,
         key: &[u8],
         buf: &mut Vec<u8>,
+        cache: &mut BlockCache,
         block_reads: &mut u64,
     ) -> Result<Lookup, Error<D::Error>> {
         if !self.covers(key) || !self.bloom_may_contain(key) {
@@ -436,26 +438,57 @@ impl Table {
             return Ok(Lookup::Absent);
         }
         *block_reads += 1;
+        let ck = (self.block, self.epoch, self.index[i - 1].off);
+        if let Some(data) = cache.get(ck) {
+            return Ok(
+                match search_block(data, key).ok_or(corrupt(self.block, "data block malformed"))? {
+                    Found::Value(o, n) => {
+                        buf.clear();
+                        buf.extend_from_slice(&data[o..o + n]);
+                        Lookup::Found(0, n)
+                    }
+                    Found::Tombstone => Lookup::Deleted,
+                    Found::No => Lookup::Absent,
+                },
+            );
+        }
         let end = self.read_data_block(io, l, i - 1, buf)?;
-        let mut r = Reader::new(&buf[..end]);
-        while !r.is_empty() {
-            let e = read_entry(&mut r).ok_or(corrupt(self.block, "data block malformed"))?;
-            match e.key.cmp(key) {
-                core::cmp::Ordering::Less => continue,
-                core::cmp::Ordering::Greater => return Ok(Lookup::Absent),
-                core::cmp::Ordering::Equal => {
-                    return Ok(match e.value {
-                        None => Lookup::Deleted,
-                        Some(v) => {
-                            let start = v.as_ptr() as usize - buf.as_ptr() as usize;
-                            Lookup::Found(start, v.len())
-                        }
-                    })
-                }
+        cache.insert(ck, &buf[..end]);
+        Ok(
+            match search_block(&buf[..end], key)
+                .ok_or(corrupt(self.block, "data block malformed"))?
+            {
+                Found::Value(o, n) => Lookup::Found(o, n),
+                Found::Tombstone => Lookup::Deleted,
+                Found::No => Lookup::Absent,
+            },
+        )
+    }
+}
+
+enum Found {
+    Value(usize, usize),
+    Tombstone,
+    No,
+}
+
+/// Finds `key` in the entries of a data block; `None` if malformed.
+fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
+    let mut r = Reader::new(data);
+    while !r.is_empty() {
+        let e = read_entry(&mut r)?;
+        match e.key.cmp(key) {
+            core::cmp::Ordering::Less => continue,
+            core::cmp::Ordering::Greater => return Some(Found::No),
+            core::cmp::Ordering::Equal => {
+                return Some(match e.value {
+                    None => Found::Tombstone,
+                    Some(v) => Found::Value(v.as_ptr() as usize - data.as_ptr() as usize, v.len()),
+                })
             }
         }
-        Ok(Lookup::Absent)
     }
+    Some(Found::No)
 }
 
 /// Key offset, key length, and value (offset, length) within a cursor's

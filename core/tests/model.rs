@@ -51,6 +51,8 @@ fn config() -> Config {
         max_key_len: 64,
         l0_compaction_trigger: 2,
         level_size_multiplier: 3,
+        // Small enough that lookups also exercise eviction.
+        cache_bytes: 4096,
         ..Config::default()
     }
 }

@@ -1,0 +1,141 @@
+//! A cache of table data blocks, bounded in bytes, with CLOCK eviction.
+//!
+//! Entries are keyed by (block, epoch, offset): a block that is freed and
+//! reused gets a new epoch, so a stale entry can never be served.
+
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+
+type Key = (u32, u64, u32);
+
+struct Slot {
+    key: Key,
+    data: Vec<u8>,
+    referenced: bool,
+    live: bool,
+}
+
+pub(crate) struct BlockCache {
+    budget: usize,
+    used: usize,
+    map: HashMap<Key, usize>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    hand: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl BlockCache {
+    pub fn new(budget: usize) -> Self {
+        BlockCache {
+            budget,
+            used: 0,
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.used
+    }
+
+    /// The verified contents of a data block, if cached.
+    pub fn get(&mut self, key: Key) -> Option<&[u8]> {
+        match self.map.get(&key) {
+            Some(&i) => {
+                self.hits += 1;
+                let s = &mut self.slots[i];
+                s.referenced = true;
+                Some(&s.data)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Caches a verified data block, evicting others to stay in budget.
+    pub fn insert(&mut self, key: Key, data: &[u8]) {
+        // A block larger than a quarter of the budget would flush too much.
+        if data.len() > self.budget / 4 || self.map.contains_key(&key) {
+            return;
+        }
+        while self.used + data.len() > self.budget {
+            if !self.evict_one() {
+                return;
+            }
+        }
+        let slot = Slot {
+            key,
+            data: data.to_vec(),
+            referenced: false,
+            live: true,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                self.slots.len() - 1
+            }
+        };
+        self.used += data.len();
+        self.map.insert(key, i);
+    }
+
+    /// Evicts the first live entry not referenced since the hand last
+    /// passed it. At most two sweeps of the slots.
+    fn evict_one(&mut self) -> bool {
+        let n = self.slots.len();
+        for _ in 0..2 * n {
+            let i = self.hand;
+            self.hand = (self.hand + 1) % n;
+            let s = &mut self.slots[i];
+            if !s.live {
+                continue;
+            }
+            if s.referenced {
+                s.referenced = false;
+                continue;
+            }
+            s.live = false;
+            self.used -= s.data.len();
+            s.data = Vec::new();
+            self.map.remove(&s.key);
+            self.free.push(i);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_in_budget_and_keeps_referenced_blocks() {
+        let mut c = BlockCache::new(4096);
+        for i in 0..4u32 {
+            c.insert((i, 1, 0), &[i as u8; 1000]);
+        }
+        assert_eq!(c.bytes(), 4000);
+        assert!(c.get((0, 1, 0)).is_some());
+        c.insert((9, 1, 0), &[9; 1000]);
+        assert!(c.bytes() <= 4096);
+        assert!(c.get((0, 1, 0)).is_some(), "referenced entry survives");
+        assert!(c.get((1, 1, 0)).is_none(), "unreferenced entry evicted");
+        assert_eq!(c.get((9, 1, 0)), Some(&[9u8; 1000][..]));
+        assert!(c.get((9, 2, 0)).is_none(), "another epoch is another block");
+        c.insert((7, 1, 0), &[0; 2000]);
+        assert!(c.get((7, 1, 0)).is_none(), "too large for the budget");
+    }
+}
