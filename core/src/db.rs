@@ -508,6 +508,11 @@ pub struct Db<D: BlockDevice> {
     ops: OpCounts,
     scratch: Vec<u8>,
     wal_buf: Vec<u8>,
+    /// Log records written with `sync_writes` off, not yet programmed,
+    /// and where they go: (block, offset).
+    log_pending: Vec<u8>,
+    log_pending_at: (u32, u32),
+    log_buffer_limit: usize,
     cache: BlockCache,
     compact_ptr: [Vec<u8>; LEVELS],
 }
@@ -598,6 +603,9 @@ impl<D: BlockDevice> Db<D> {
             ops: OpCounts::default(),
             scratch: Vec::new(),
             wal_buf: Vec::new(),
+            log_pending: Vec::new(),
+            log_pending_at: (0, 0),
+            log_buffer_limit: (block_size / 4).min(64 << 10),
             cache: BlockCache::new(cache_bytes),
             compact_ptr: Default::default(),
         })
@@ -829,8 +837,13 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Closes the store and hands the device back. Nothing needs to be
-    /// written: every acknowledged write is already durable.
-    pub fn into_device(self) -> D {
+    /// written: every acknowledged write is already durable. (With
+    /// `sync_writes` off, log records still buffered are programmed, but
+    /// not synced.)
+    pub fn into_device(mut self) -> D {
+        // Buffered writes were never promised durable, but a clean close
+        // hands them to the device; an error here loses only those.
+        let _ = self.write_log_buffer();
         self.io.dev
     }
 
@@ -957,6 +970,9 @@ impl<D: BlockDevice> Db<D> {
             Some((b, e, off)) if room(off) => (b, e, off),
             _ => self.new_wal_block(!has_put)?,
         };
+        if !self.cfg.sync_writes && self.log_pending.len() + rec_len > self.log_buffer_limit {
+            self.write_log_buffer()?;
+        }
         let seq = self.last_seq + 1;
         // The record is built in place in a buffer kept for the purpose.
         let mut rec = core::mem::take(&mut self.wal_buf);
@@ -968,12 +984,24 @@ impl<D: BlockDevice> Db<D> {
         }
         debug_assert_eq!(at, FRAME_LEN + plen);
         seal_record(&mut rec, epoch, seq, self.layout.align);
-        let r = self.io.program(block, off, &rec);
-        self.wal_buf = rec;
-        self.poison_on_err(r)?;
         if self.cfg.sync_writes {
+            let r = self.io.program(block, off, &rec);
+            self.wal_buf = rec;
+            self.poison_on_err(r)?;
             let r = self.io.sync();
             self.poison_on_err(r)?;
+        } else {
+            // Buffered: records gather in memory and reach the device in
+            // one program per buffer, or at the next sync or commit.
+            if self.log_pending.is_empty() {
+                self.log_pending_at = (block, off);
+            }
+            debug_assert_eq!(
+                self.log_pending_at.1 as usize + self.log_pending.len(),
+                off as usize
+            );
+            self.log_pending.extend_from_slice(&rec);
+            self.wal_buf = rec;
         }
         self.wal_active = Some((block, epoch, off + rec_len as u32));
         self.last_seq = seq;
@@ -984,8 +1012,26 @@ impl<D: BlockDevice> Db<D> {
         Ok(())
     }
 
+    /// Programs the log records buffered by writes made with `sync_writes`
+    /// off, without syncing. After it, a sync of the device makes every
+    /// write up to [`Db::last_seq`] durable. ([`Db::sync`] does both.)
+    pub fn write_log_buffer(&mut self) -> Result<(), D> {
+        if self.log_pending.is_empty() {
+            return Ok(());
+        }
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let (b, off) = self.log_pending_at;
+        let r = self.io.program(b, off, &self.log_pending);
+        self.log_pending.clear();
+        self.poison_on_err(r)
+    }
+
     /// Starts a new log block and commits it into the manifest.
     fn new_wal_block(&mut self, internal: bool) -> Result<(u32, u64, u32), D> {
+        // The records the commit seals must be on the device before it.
+        self.write_log_buffer()?;
         let r = start_block(
             &mut self.io,
             &mut self.space,
@@ -1015,6 +1061,7 @@ impl<D: BlockDevice> Db<D> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
+        self.write_log_buffer()?;
         let r = self.io.sync();
         self.poison_on_err(r)
     }
@@ -1027,6 +1074,8 @@ impl<D: BlockDevice> Db<D> {
         if self.mem.is_empty() && self.wal.is_empty() {
             return Ok(());
         }
+        // Should the flush fail, the log must still hold every write.
+        self.write_log_buffer()?;
         let mem = core::mem::take(&mut self.mem);
         let bottom = self.levels.iter().all(|l| l.is_empty());
         let mut out = Vec::new();

@@ -44,8 +44,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config() -> Config {
+fn config(sync_writes: bool) -> Config {
     Config {
+        sync_writes,
         memtable_bytes: 2048,
         data_block_bytes: 512,
         max_key_len: 64,
@@ -57,9 +58,9 @@ fn config() -> Config {
     }
 }
 
-fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(ops: Vec<Op>, sync_writes: bool) -> Result<(), TestCaseError> {
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut db = Db::format(RamDevice::new(4096, 96, 4), config()).unwrap();
+    let mut db = Db::format(RamDevice::new(4096, 96, 4), config(sync_writes)).unwrap();
     for op in ops {
         match op {
             Op::Put(k, v) => {
@@ -111,7 +112,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
                 let dev = db.into_device();
-                db = Db::open(dev, config()).unwrap();
+                db = Db::open(dev, config(sync_writes)).unwrap();
             }
         }
     }
@@ -130,6 +131,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn matches_btreemap_model(ops in proptest::collection::vec(op(), 1..300)) {
-        run(ops)?;
+        run(ops, true)?;
+    }
+
+    /// The same with `sync_writes` off: log records gather in a buffer.
+    #[test]
+    fn matches_btreemap_model_with_buffered_writes(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops, false)?;
     }
 }

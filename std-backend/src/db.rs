@@ -222,6 +222,11 @@ impl Db {
         let seq = {
             let mut engine = self.engine()?;
             f(&mut engine)?;
+            if shared.config.sync_writes {
+                // Into the file now; the sync below, or another writer's,
+                // makes it durable.
+                engine.write_log_buffer()?;
+            }
             let seq = engine.last_seq();
             shared.written.fetch_max(seq, Ordering::AcqRel);
             seq
