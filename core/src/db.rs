@@ -31,7 +31,7 @@ use crate::io::Io;
 use crate::logging::{debug, log_warn};
 use crate::manifest::{ManifestRepr, WalRef, LEVELS};
 use crate::memtable::Memtable;
-use crate::table::{Layout, Lookup, Table, TableBuilder, TableCursor};
+use crate::table::{Layout, Lookup, ReadCtx, Table, TableBuilder, TableCursor};
 
 /// Highest epoch seen, the block holding it, and the metadata blocks as
 /// (epoch, block), newest first.
@@ -361,7 +361,7 @@ impl<'t> RunCursor<'t> {
         io: &mut Io<D>,
         l: &Layout,
         start: Bound<&[u8]>,
-        reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
         self.ti = match start {
             Bound::Unbounded => 0,
@@ -369,8 +369,8 @@ impl<'t> RunCursor<'t> {
             Bound::Excluded(k) => self.tables.partition_point(|t| t.largest.as_slice() <= k),
         };
         if self.ti < self.tables.len() {
-            self.c.seek(&self.tables[self.ti], io, l, start, reads)?;
-            self.skip_exhausted(io, l, reads)?;
+            self.c.seek(&self.tables[self.ti], io, l, start, cx)?;
+            self.skip_exhausted(io, l, cx)?;
         }
         Ok(())
     }
@@ -379,12 +379,12 @@ impl<'t> RunCursor<'t> {
         &mut self,
         io: &mut Io<D>,
         l: &Layout,
-        reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
         while self.c.key().is_none() && self.ti + 1 < self.tables.len() {
             self.ti += 1;
             self.c
-                .seek(&self.tables[self.ti], io, l, Bound::Unbounded, reads)?;
+                .seek(&self.tables[self.ti], io, l, Bound::Unbounded, cx)?;
         }
         Ok(())
     }
@@ -393,11 +393,11 @@ impl<'t> RunCursor<'t> {
         &mut self,
         io: &mut Io<D>,
         l: &Layout,
-        reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
         if self.ti < self.tables.len() {
-            self.c.advance(&self.tables[self.ti], io, l, reads)?;
-            self.skip_exhausted(io, l, reads)?;
+            self.c.advance(&self.tables[self.ti], io, l, cx)?;
+            self.skip_exhausted(io, l, cx)?;
         }
         Ok(())
     }
@@ -1269,7 +1269,10 @@ impl<D: BlockDevice> Db<D> {
         let mut out: Vec<Table> = Vec::new();
         let mut committed_out = 0;
         let mut released = 0;
-        let mut reads = 0;
+        let mut cx = ReadCtx {
+            reads: 0,
+            cache: None,
+        };
         let l = self.layout;
         let result = (|| -> Result<(), D> {
             let mut runs: Vec<RunCursor<'_>> = picks
@@ -1287,7 +1290,7 @@ impl<D: BlockDevice> Db<D> {
                 })
             };
             for r in runs.iter_mut() {
-                r.seek(&mut self.io, &l, Bound::Unbounded, &mut reads)?;
+                r.seek(&mut self.io, &l, Bound::Unbounded, &mut cx)?;
             }
             let mut builder = TableBuilder::new(l);
             let mut key = Vec::new();
@@ -1348,7 +1351,7 @@ impl<D: BlockDevice> Db<D> {
                 };
                 for r in runs.iter_mut() {
                     if r.key() == Some(key.as_slice()) {
-                        r.advance(&mut self.io, &l, &mut reads)?;
+                        r.advance(&mut self.io, &l, &mut cx)?;
                     }
                 }
                 if !is_value && drop_tombstone(&key) {
@@ -1366,7 +1369,7 @@ impl<D: BlockDevice> Db<D> {
             }
             Ok(())
         })();
-        self.ops.table_block_reads += reads;
+        self.ops.table_block_reads += cx.reads;
         let mut levels = levels;
 
         // Rebuild the next level: untouched prefix, outputs, then the
@@ -1456,6 +1459,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let mut reads = 0;
         let mut found = None;
+        let hash = crate::table::key_hash(key);
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
             let candidates: &[Table] = if lvl == 0 {
                 tables
@@ -1471,6 +1475,7 @@ impl<D: BlockDevice> Db<D> {
                     &mut self.io,
                     &self.layout,
                     key,
+                    hash,
                     &mut self.scratch,
                     &mut self.cache,
                     &mut reads,
@@ -1527,9 +1532,13 @@ impl<D: BlockDevice> Db<D> {
             mem,
             levels,
             ops,
+            cache,
             ..
         } = self;
-        let mut reads = 0;
+        let mut cx = ReadCtx {
+            reads: 0,
+            cache: Some(cache),
+        };
         let mut mem_it = mem.range(start, end).peekable();
         let mut runs: Vec<RunCursor<'_>> = Vec::new();
         for t in &levels[0] {
@@ -1542,7 +1551,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let r = (|| {
             for r in runs.iter_mut() {
-                r.seek(io, layout, start, &mut reads)?;
+                r.seek(io, layout, start, &mut cx)?;
             }
             let past_end = |k: &[u8]| match end {
                 Bound::Unbounded => false,
@@ -1582,7 +1591,7 @@ impl<D: BlockDevice> Db<D> {
                 }
                 for r in runs.iter_mut() {
                     if r.key() == Some(key.as_slice()) {
-                        r.advance(io, layout, &mut reads)?;
+                        r.advance(io, layout, &mut cx)?;
                     }
                 }
                 if is_live && !f(&key, &value) {
@@ -1591,7 +1600,7 @@ impl<D: BlockDevice> Db<D> {
             }
             Ok(())
         })();
-        ops.table_block_reads += reads;
+        ops.table_block_reads += cx.reads;
         r
     }
 
@@ -1610,6 +1619,7 @@ impl<D: BlockDevice> Db<D> {
             end: own(end),
             buf: VecDeque::new(),
             done: false,
+            chunk: FIRST_RANGE_CHUNK,
         }
     }
 
@@ -1681,7 +1691,10 @@ impl<D: BlockDevice> Db<D> {
         } else {
             rep.problems.push("no manifest block".into());
         }
-        let mut reads = 0;
+        let mut cx = ReadCtx {
+            reads: 0,
+            cache: None,
+        };
         for (lvl, tables) in self.levels.iter().enumerate() {
             for (i, t) in tables.iter().enumerate() {
                 claim(t.block, "table", &mut rep);
@@ -1718,7 +1731,7 @@ impl<D: BlockDevice> Db<D> {
                     &mut self.io,
                     &self.layout,
                     Bound::Unbounded,
-                    &mut reads,
+                    &mut cx,
                 );
                 while res.is_ok() {
                     let Some(k) = c.key() else { break };
@@ -1731,7 +1744,7 @@ impl<D: BlockDevice> Db<D> {
                             .push(format!("table {}: first key differs from index", t.block));
                     }
                     last = Some(k.to_vec());
-                    res = c.advance(&fresh, &mut self.io, &self.layout, &mut reads);
+                    res = c.advance(&fresh, &mut self.io, &self.layout, &mut cx);
                 }
                 match res {
                     Ok(()) => {}
@@ -1795,7 +1808,7 @@ impl<D: BlockDevice> Db<D> {
                 "{used} blocks marked in use but {claimed} referenced"
             ));
         }
-        self.ops.table_block_reads += reads;
+        self.ops.table_block_reads += cx.reads;
         Ok(rep)
     }
 }
@@ -1833,8 +1846,12 @@ pub struct Range<'a, D: BlockDevice> {
     end: Bound<Vec<u8>>,
     buf: VecDeque<(Vec<u8>, Vec<u8>)>,
     done: bool,
+    chunk: usize,
 }
 
+/// A range reads this many entries first, then twice as many each time,
+/// up to `RANGE_CHUNK`.
+const FIRST_RANGE_CHUNK: usize = 8;
 const RANGE_CHUNK: usize = 128;
 
 impl<D: BlockDevice> Iterator for Range<'_, D> {
@@ -1853,15 +1870,17 @@ impl<D: BlockDevice> Iterator for Range<'_, D> {
                 Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
                 Bound::Unbounded => Bound::Unbounded,
             };
+            let chunk = self.chunk;
+            self.chunk = (self.chunk * 2).min(RANGE_CHUNK);
             let r = self.db.scan(start, end, |k, v| {
                 buf.push_back((k.to_vec(), v.to_vec()));
-                buf.len() < RANGE_CHUNK
+                buf.len() < chunk
             });
             if let Err(e) = r {
                 self.done = true;
                 return Some(Err(e));
             }
-            if self.buf.len() < RANGE_CHUNK {
+            if self.buf.len() < chunk {
                 self.done = true;
             }
             if let Some((k, _)) = self.buf.back() {

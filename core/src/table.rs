@@ -23,7 +23,8 @@ use crate::format::{
 };
 use crate::io::Io;
 
-fn key_hash(key: &[u8]) -> u64 {
+/// The hash the bloom filters use.
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
@@ -304,12 +305,12 @@ impl Table {
         key >= self.smallest.as_slice() && key <= self.largest.as_slice()
     }
 
-    fn bloom_may_contain(&self, key: &[u8]) -> bool {
+    fn bloom_may_contain(&self, hash: u64) -> bool {
         let nbits = self.bloom.len() as u64 * 8;
         if nbits == 0 {
             return true;
         }
-        bloom_probes(key_hash(key), nbits, self.bloom_k, |b| {
+        bloom_probes(hash, nbits, self.bloom_k, |b| {
             self.bloom[(b / 8) as usize] & (1 << (b % 8)) != 0
         })
     }
@@ -424,11 +425,12 @@ impl Table {
         io: &mut Io<D>,
         l: &Layout,
         key: &[u8],
+        hash: u64,
         buf: &mut Vec<u8>,
         cache: &mut BlockCache,
         block_reads: &mut u64,
     ) -> Result<Lookup, Error<D::Error>> {
-        if !self.covers(key) || !self.bloom_may_contain(key) {
+        if !self.covers(key) || !self.bloom_may_contain(hash) {
             return Ok(Lookup::Absent);
         }
         let i = self
@@ -491,6 +493,14 @@ fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
     Some(Found::No)
 }
 
+/// What cursors share while they read: a count of data blocks read, and
+/// the block cache, if reads should use it (lookups and scans do;
+/// compaction and checks do not, so as not to evict what readers need).
+pub(crate) struct ReadCtx<'a> {
+    pub reads: u64,
+    pub cache: Option<&'a mut BlockCache>,
+}
+
 /// Key offset, key length, and value (offset, length) within a cursor's
 /// buffer.
 type CurEntry = (usize, usize, Option<(usize, usize)>);
@@ -523,7 +533,7 @@ impl TableCursor {
         io: &mut Io<D>,
         l: &Layout,
         start: Bound<&[u8]>,
-        block_reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<(), Error<D::Error>> {
         self.next_block = match start {
             Bound::Unbounded => 0,
@@ -534,7 +544,7 @@ impl TableCursor {
         };
         self.pos = 0;
         self.end = 0;
-        self.advance(t, io, l, block_reads)?;
+        self.advance(t, io, l, cx)?;
         while let Some(k) = self.key() {
             let before = match start {
                 Bound::Unbounded => false,
@@ -544,7 +554,7 @@ impl TableCursor {
             if !before {
                 break;
             }
-            self.advance(t, io, l, block_reads)?;
+            self.advance(t, io, l, cx)?;
         }
         Ok(())
     }
@@ -555,15 +565,32 @@ impl TableCursor {
         t: &Table,
         io: &mut Io<D>,
         l: &Layout,
-        block_reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<(), Error<D::Error>> {
         while self.pos >= self.end {
             if self.next_block >= t.index.len() {
                 self.cur = None;
                 return Ok(());
             }
-            *block_reads += 1;
-            self.end = t.read_data_block(io, l, self.next_block, &mut self.buf)?;
+            cx.reads += 1;
+            let ck = (t.block, t.epoch, t.index[self.next_block].off);
+            let cached = cx.cache.as_deref_mut().and_then(|c| {
+                c.get(ck).map(|data| {
+                    self.buf.clear();
+                    self.buf.extend_from_slice(data);
+                    data.len()
+                })
+            });
+            self.end = match cached {
+                Some(n) => n,
+                None => {
+                    let n = t.read_data_block(io, l, self.next_block, &mut self.buf)?;
+                    if let Some(c) = cx.cache.as_deref_mut() {
+                        c.insert(ck, &self.buf[..n]);
+                    }
+                    n
+                }
+            };
             self.next_block += 1;
             self.pos = 0;
         }

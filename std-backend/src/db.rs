@@ -17,6 +17,10 @@ use crate::{Error, Options};
 
 type Engine = cairn_core::Db<FileDevice>;
 
+/// A range iterator reads this many entries in its first turn of the lock,
+/// twice as many in each following turn, up to `CHUNK_ENTRIES`: a short
+/// seek reads little, a long scan takes the lock rarely.
+const FIRST_CHUNK_ENTRIES: usize = 16;
 /// A range iterator reads at most this many entries per turn of the lock.
 const CHUNK_ENTRIES: usize = 512;
 /// ... and stops a turn once it holds this many key and value bytes.
@@ -374,6 +378,7 @@ impl Db {
             end,
             buffer: VecDeque::new(),
             done,
+            chunk: FIRST_CHUNK_ENTRIES,
         }
     }
 
@@ -472,6 +477,8 @@ pub struct Range {
     buffer: VecDeque<(Vec<u8>, Vec<u8>)>,
     /// No more chunks to read.
     done: bool,
+    /// Entries to read in the next turn.
+    chunk: usize,
 }
 
 impl fmt::Debug for Range {
@@ -492,15 +499,19 @@ impl Range {
             next_start,
             end,
             buffer,
+            chunk,
             ..
         } = self;
+        let chunk_now = *chunk;
+        *chunk = (*chunk * 2).min(CHUNK_ENTRIES);
+        let chunk = chunk_now;
         let mut engine = lock(shared)?;
         let mut bytes = 0;
         let mut full = false;
         engine.scan(borrowed(next_start), borrowed(end), |key, value| {
             bytes += key.len() + value.len();
             buffer.push_back((key.to_vec(), value.to_vec()));
-            full = buffer.len() >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES;
+            full = buffer.len() >= chunk || bytes >= CHUNK_BYTES;
             !full
         })?;
         drop(engine);

@@ -40,6 +40,9 @@ pub struct Options {
     pub(crate) config: Config,
 }
 
+/// Bytes of table data blocks a store on a file keeps cached by default.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             create_if_missing: true,
             config: Config {
                 allocation: Allocation::LowestFree,
+                cache_bytes: DEFAULT_CACHE_BYTES,
                 ..Config::default()
             },
         }
@@ -87,6 +91,13 @@ impl Options {
     /// (default 1 MiB).
     pub fn memtable_bytes(mut self, bytes: usize) -> Self {
         self.config.memtable_bytes = bytes;
+        self
+    }
+
+    /// Bytes of table data blocks kept in memory for reads (default
+    /// [`DEFAULT_CACHE_BYTES`]); 0 turns the cache off.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.config.cache_bytes = bytes;
         self
     }
 
