@@ -1457,7 +1457,10 @@ impl<D: BlockDevice> Db<D> {
         if let Some(v) = self.mem.get(key) {
             return Ok(v.map(f));
         }
-        let mut reads = 0;
+        let mut cx = ReadCtx {
+            reads: 0,
+            cache: Some(&mut self.cache),
+        };
         let mut found = None;
         let hash = crate::table::key_hash(key);
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
@@ -1477,8 +1480,7 @@ impl<D: BlockDevice> Db<D> {
                     key,
                     hash,
                     &mut self.scratch,
-                    &mut self.cache,
-                    &mut reads,
+                    &mut cx,
                 )? {
                     Lookup::Absent => continue,
                     Lookup::Deleted => break 'levels,
@@ -1489,6 +1491,7 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
         }
+        let reads = cx.reads;
         self.ops.table_block_reads += reads;
         Ok(found.map(|(o, n)| f(&self.scratch[o..o + n])))
     }

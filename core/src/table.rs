@@ -427,8 +427,7 @@ impl Table {
         key: &[u8],
         hash: u64,
         buf: &mut Vec<u8>,
-        cache: &mut BlockCache,
-        block_reads: &mut u64,
+        cx: &mut ReadCtx<'_>,
     ) -> Result<Lookup, Error<D::Error>> {
         if !self.covers(key) || !self.bloom_may_contain(hash) {
             return Ok(Lookup::Absent);
@@ -439,9 +438,9 @@ impl Table {
         if i == 0 {
             return Ok(Lookup::Absent);
         }
-        *block_reads += 1;
+        cx.reads += 1;
         let ck = (self.block, self.epoch, self.index[i - 1].off);
-        if let Some(data) = cache.get(ck) {
+        if let Some(data) = cx.cache.as_deref_mut().and_then(|c| c.get(ck)) {
             return Ok(
                 match search_block(data, key).ok_or(corrupt(self.block, "data block malformed"))? {
                     Found::Value(o, n) => {
@@ -455,7 +454,9 @@ impl Table {
             );
         }
         let end = self.read_data_block(io, l, i - 1, buf)?;
-        cache.insert(ck, &buf[..end]);
+        if let Some(c) = cx.cache.as_deref_mut() {
+            c.insert(ck, &buf[..end]);
+        }
         Ok(
             match search_block(&buf[..end], key)
                 .ok_or(corrupt(self.block, "data block malformed"))?
