@@ -827,24 +827,33 @@ impl<D: BlockDevice> Db<D> {
 
     /// The device.
     pub fn device(&self) -> &D {
-        &self.io.dev
+        match &self.io.dev {
+            Some(d) => d,
+            // The device leaves only through `into_device`, which consumes
+            // the store.
+            None => unreachable!("device taken from a live store"),
+        }
     }
 
     /// The device, mutably. Writing to it behind the store's back voids
     /// every guarantee.
     pub fn device_mut(&mut self) -> &mut D {
-        &mut self.io.dev
+        match &mut self.io.dev {
+            Some(d) => d,
+            None => unreachable!("device taken from a live store"),
+        }
     }
 
     /// Closes the store and hands the device back. Nothing needs to be
     /// written: every acknowledged write is already durable. (With
     /// `sync_writes` off, log records still buffered are programmed, but
-    /// not synced.)
+    /// not synced, as when the store is dropped.)
     pub fn into_device(mut self) -> D {
-        // Buffered writes were never promised durable, but a clean close
-        // hands them to the device; an error here loses only those.
         let _ = self.write_log_buffer();
-        self.io.dev
+        match self.io.dev.take() {
+            Some(d) => d,
+            None => unreachable!("device taken from a live store"),
+        }
     }
 
     /// Sequence number of the last write applied (each `put`, `delete` or
@@ -1813,6 +1822,17 @@ impl<D: BlockDevice> Db<D> {
         }
         self.ops.table_block_reads += cx.reads;
         Ok(rep)
+    }
+}
+
+/// A store closed by dropping it hands its buffered log records (writes
+/// made with `sync_writes` off) to the device, as `into_device` does, so a
+/// clean close loses nothing. It does not sync: a power cut may still.
+impl<D: BlockDevice> Drop for Db<D> {
+    fn drop(&mut self) {
+        if self.io.dev.is_some() {
+            let _ = self.write_log_buffer();
+        }
     }
 }
 

@@ -22,7 +22,9 @@ pub struct IoCounters {
 }
 
 pub(crate) struct Io<D: BlockDevice> {
-    pub dev: D,
+    /// Always `Some` while the store is alive; `Db::into_device` takes it
+    /// out, after which only `Drop` runs.
+    pub dev: Option<D>,
     pub geo: Geometry,
     pub counters: IoCounters,
 }
@@ -31,7 +33,7 @@ impl<D: BlockDevice> Io<D> {
     pub fn new(dev: D) -> Self {
         let geo = dev.geometry();
         Io {
-            dev,
+            dev: Some(dev),
             geo,
             counters: IoCounters::default(),
         }
@@ -41,7 +43,7 @@ impl<D: BlockDevice> Io<D> {
         self.check(block, off, buf.len())?;
         self.counters.reads += 1;
         self.counters.bytes_read += buf.len() as u64;
-        self.dev.read(block, off, buf).map_err(Error::Device)
+        self.device()?.read(block, off, buf).map_err(Error::Device)
     }
 
     pub fn program(&mut self, block: u32, off: u32, data: &[u8]) -> Result<(), Error<D::Error>> {
@@ -50,18 +52,24 @@ impl<D: BlockDevice> Io<D> {
         debug_assert_eq!(data.len() as u32 % self.geo.program_size, 0);
         self.counters.programs += 1;
         self.counters.bytes_programmed += data.len() as u64;
-        self.dev.program(block, off, data).map_err(Error::Device)
+        self.device()?
+            .program(block, off, data)
+            .map_err(Error::Device)
     }
 
     pub fn erase(&mut self, block: u32) -> Result<(), Error<D::Error>> {
         self.check(block, 0, 0)?;
         self.counters.erases += 1;
-        self.dev.erase(block).map_err(Error::Device)
+        self.device()?.erase(block).map_err(Error::Device)
     }
 
     pub fn sync(&mut self) -> Result<(), Error<D::Error>> {
         self.counters.syncs += 1;
-        self.dev.sync().map_err(Error::Device)
+        self.device()?.sync().map_err(Error::Device)
+    }
+
+    fn device(&mut self) -> Result<&mut D, Error<D::Error>> {
+        self.dev.as_mut().ok_or(Error::Poisoned)
     }
 
     /// Every address the engine computes from media is checked here once
