@@ -261,7 +261,17 @@ impl<D: SimDevice> Sim<D> {
             } else if roll < 20 {
                 // A clean close and reopen: nothing may be lost (unless an
                 // armed cut fires inside open, which makes it a crash).
+                let io_errors = self.dev.counters().io_errors;
                 drop(db);
+                if self.dev.counters().io_errors > io_errors || !self.dev.powered() {
+                    // Closing hands buffered log records to the device; an
+                    // I/O error or a cut there loses what was never synced,
+                    // as a crash would.
+                    self.report.io_errors += 1;
+                    self.dev.crash();
+                    db = self.recover()?;
+                    continue;
+                }
                 match Db::open(self.dev.clone(), self.cfg.clone()) {
                     Ok(mut reopened) if self.dev.powered() => {
                         self.report.opens += 1;
