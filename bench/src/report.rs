@@ -425,7 +425,13 @@ impl Document<'_> {
             self.flash_keys,
         )
         .map_err(std::io::Error::other)?;
-        let md = self.markdown(&charts);
+        let mut md = self.markdown(&charts);
+        // What was changed in cairn and what it gained is written by hand
+        // beside the generated file, and carried into it.
+        if let Ok(notes) = std::fs::read_to_string(docs.join("benchmarks-changes.md")) {
+            md.push('\n');
+            md.push_str(&notes);
+        }
         std::fs::write(docs.join("benchmarks.md"), md)
     }
 
