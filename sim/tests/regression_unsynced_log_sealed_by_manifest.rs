@@ -81,6 +81,8 @@ fn unsynced_log_sealed_by_manifest_on_nor() {
         ..SweepOptions::default()
     };
     let r = sweep(&workload(), DeviceKind::Nor, &opts);
-    assert!(r.cut_points > 50, "{r}");
+    // Buffered records reach the flash a buffer at a time, so the
+    // workload makes a few dozen mutations, each one a cut point.
+    assert!(r.cut_points >= 20, "{r}");
     assert!(r.violations.is_empty(), "{:#?}", r.violations);
 }
