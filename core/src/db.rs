@@ -80,8 +80,9 @@ pub struct Config {
     pub reserve_blocks: u32,
     /// How free blocks are picked.
     pub allocation: Allocation,
-    /// Bytes of table data blocks kept in memory after a lookup reads them;
-    /// 0 turns the cache off.
+    /// Bytes of table data blocks kept in memory after a lookup or scan
+    /// reads them. 0, the default, turns the cache off (a microcontroller
+    /// rarely has RAM to spare); `cairn-std` turns it on with 64 MiB.
     pub cache_bytes: usize,
 }
 
@@ -98,7 +99,7 @@ impl Default for Config {
             sync_writes: true,
             reserve_blocks: 0,
             allocation: Allocation::RoundRobin,
-            cache_bytes: 8 << 20,
+            cache_bytes: 0,
         }
     }
 }
