@@ -417,6 +417,20 @@ impl<'t> RunCursor<'t> {
 /// metadata block.
 const CUT_FREE_BLOCKS: u32 = 3;
 
+/// The run holding the smallest current key, and that key; on a tie the
+/// first such run, which has priority (it holds the newer data).
+fn smallest<'a>(runs: &'a [RunCursor<'_>]) -> Option<(usize, &'a [u8])> {
+    let mut best: Option<(usize, &[u8])> = None;
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(k) = r.key() {
+            if best.is_none_or(|(_, b)| k < b) {
+                best = Some((i, k));
+            }
+        }
+    }
+    best
+}
+
 /// The metadata block state: where the newest durable commit lives and
 /// where the next one may go.
 struct MetaState {
@@ -1340,17 +1354,9 @@ impl<D: BlockDevice> Db<D> {
                         released = r.ti;
                     }
                 }
-                let mut best: Option<usize> = None;
-                for (i, r) in runs.iter().enumerate() {
-                    if let Some(k) = r.key() {
-                        if best.is_none_or(|b| k < runs[b].key().unwrap_or(&[])) {
-                            best = Some(i);
-                        }
-                    }
-                }
-                let Some(b) = best else { break };
+                let Some((b, k)) = smallest(&runs) else { break };
                 key.clear();
-                key.extend_from_slice(runs[b].key().unwrap_or(&[]));
+                key.extend_from_slice(k);
                 let is_value = match runs[b].c.value() {
                     Some(v) => {
                         value.clear();
@@ -1576,11 +1582,9 @@ impl<D: BlockDevice> Db<D> {
             loop {
                 // Source 0 is the memtable, then runs in priority order.
                 let mut best: Option<(usize, &[u8])> = mem_it.peek().map(|(k, _)| (0, *k));
-                for (i, r) in runs.iter().enumerate() {
-                    if let Some(k) = r.key() {
-                        if best.is_none_or(|(_, b)| k < b) {
-                            best = Some((i + 1, k));
-                        }
+                if let Some((i, k)) = smallest(&runs) {
+                    if best.is_none_or(|(_, b)| k < b) {
+                        best = Some((i + 1, k));
                     }
                 }
                 let Some((src, k)) = best else { break };

@@ -246,15 +246,11 @@ mod alloc_codec {
     /// Frames `payload` as a record (checksum, length, sequence number,
     /// payload, `0xFF` padding to `align`) and appends it to `out`.
     pub fn emit_record(out: &mut Vec<u8>, epoch: u64, seq: u64, payload: &[u8], align: usize) {
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&seq.to_le_bytes());
-        out.extend_from_slice(payload);
-        let crc = checksum(epoch, &out[start + 4..]);
-        out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
-        let padded = round_up(out.len() - start, align);
-        out.resize(start + padded, 0xFF);
+        let mut rec = Vec::with_capacity(record_len(payload.len(), align));
+        rec.resize(FRAME_LEN, 0);
+        rec.extend_from_slice(payload);
+        seal_record(&mut rec, epoch, seq, align);
+        out.extend_from_slice(&rec);
     }
 }
 
