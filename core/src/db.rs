@@ -321,24 +321,42 @@ fn start_block<D: BlockDevice>(
     Ok((b, epoch))
 }
 
-/// Writes a finished table into a fresh block.
-fn write_table<D: BlockDevice>(
+/// Adds an entry to a table being built, starting the table in a fresh
+/// block on its first entry.
+fn add_to_table<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
     l: &Layout,
+    builder: &mut TableBuilder,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(), D> {
+    builder.add(key, value, io, |io| {
+        start_block(io, space, l, BlockKind::Table, true)
+    })
+}
+
+/// Finishes a table and appends it to `out`. Whatever happens, the block
+/// is accounted for: in `out` on success, released on failure.
+fn write_table<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
     builder: TableBuilder,
     out: &mut Vec<Table>,
 ) -> Result<(), D> {
-    let b = space.allocate(true)?;
-    let epoch = space.next_epoch;
-    space.next_epoch += 1;
-    let (body, footer, table) = builder.finish(b, epoch, io.geo.block_count);
-    // Record the block before touching it so a failure releases it.
-    out.push(table);
-    io.erase(b)?;
-    io.program(b, 0, &body)?;
-    io.program(b, l.footer_off() as u32, &footer)?;
-    Ok(())
+    let block = builder.block();
+    match builder.finish(io) {
+        Ok(t) => {
+            out.push(t);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(b) = block {
+                space.release(b);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Iterates a run of non-overlapping tables in key order.
@@ -1147,12 +1165,18 @@ impl<D: BlockDevice> Db<D> {
                     return Err(Error::TooLarge);
                 }
                 let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                write_table(&mut self.io, &mut self.space, &l, full, out)?;
+                write_table(&mut self.io, &mut self.space, full, out)?;
             }
-            builder.add(k, v);
+            let r = add_to_table(&mut self.io, &mut self.space, &l, &mut builder, k, v);
+            if let Err(e) = r {
+                if let Some(b) = builder.block() {
+                    self.space.release(b);
+                }
+                return Err(e);
+            }
         }
         if !builder.is_empty() {
-            write_table(&mut self.io, &mut self.space, &l, builder, out)?;
+            write_table(&mut self.io, &mut self.space, builder, out)?;
         }
         Ok(())
     }
@@ -1298,6 +1322,9 @@ impl<D: BlockDevice> Db<D> {
             cache: None,
         };
         let l = self.layout;
+        // Outside the merge, so that a table left open by a failure can
+        // give its block back.
+        let mut builder = TableBuilder::new(l);
         let result = (|| -> Result<(), D> {
             let mut runs: Vec<RunCursor<'_>> = picks
                 .iter()
@@ -1316,7 +1343,6 @@ impl<D: BlockDevice> Db<D> {
             for r in runs.iter_mut() {
                 r.seek(&mut self.io, &l, Bound::Unbounded, &mut cx)?;
             }
-            let mut builder = TableBuilder::new(l);
             let mut key = Vec::new();
             let mut value = Vec::new();
             loop {
@@ -1329,7 +1355,7 @@ impl<D: BlockDevice> Db<D> {
                     if at_table_start && r.ti > released && self.space.free <= CUT_FREE_BLOCKS {
                         if !builder.is_empty() {
                             let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                            write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
+                            write_table(&mut self.io, &mut self.space, full, &mut out)?;
                         }
                         let mut ids = block_ids(&levels);
                         let row = &mut ids[out_lvl];
@@ -1376,12 +1402,13 @@ impl<D: BlockDevice> Db<D> {
                 let v = is_value.then_some(value.as_slice());
                 if !builder.fits(&key, v) {
                     let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                    write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
+                    write_table(&mut self.io, &mut self.space, full, &mut out)?;
                 }
-                builder.add(&key, v);
+                add_to_table(&mut self.io, &mut self.space, &l, &mut builder, &key, v)?;
             }
             if !builder.is_empty() {
-                write_table(&mut self.io, &mut self.space, &l, builder, &mut out)?;
+                let last = core::mem::replace(&mut builder, TableBuilder::new(l));
+                write_table(&mut self.io, &mut self.space, last, &mut out)?;
             }
             Ok(())
         })();
@@ -1392,6 +1419,9 @@ impl<D: BlockDevice> Db<D> {
         // inputs not yet merged (all of them merged on success).
         let failed = result.is_err();
         if failed {
+            if let Some(b) = builder.block() {
+                self.space.release(b);
+            }
             for t in out.drain(committed_out..) {
                 self.space.release(t.block);
             }

@@ -10,7 +10,6 @@
 //! that are not in the table. The footer, at a fixed place at the end of the
 //! block, locates the rest.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
@@ -63,11 +62,17 @@ struct IndexEntry {
     len: u32,
 }
 
-/// Builds one table in memory.
+/// Builds one table, streaming it into its block: each data block is
+/// programmed as soon as it is full, so a builder holds one data block, the
+/// index and the keys' hashes, never the whole table.
 pub(crate) struct TableBuilder {
     layout: Layout,
+    /// The block and epoch, once the first entry has started the table.
+    dest: Option<(u32, u64)>,
+    /// The open data block.
     buf: Vec<u8>,
-    block_start: usize,
+    /// Where the open data block goes in the table block.
+    off: usize,
     index: Vec<IndexEntry>,
     index_bytes: usize,
     hashes: Vec<u64>,
@@ -77,12 +82,11 @@ pub(crate) struct TableBuilder {
 
 impl TableBuilder {
     pub fn new(layout: Layout) -> Self {
-        let mut buf = Vec::with_capacity(layout.block_size.min(1 << 20));
-        buf.resize(layout.header_len, 0xFF);
         TableBuilder {
             layout,
-            block_start: buf.len(),
-            buf,
+            dest: None,
+            buf: Vec::new(),
+            off: layout.header_len,
             index: Vec::new(),
             index_bytes: 0,
             hashes: Vec::new(),
@@ -95,12 +99,18 @@ impl TableBuilder {
         self.hashes.is_empty()
     }
 
+    /// The block this table is being written into, once started.
+    pub fn block(&self) -> Option<u32> {
+        self.dest.map(|(b, _)| b)
+    }
+
     /// Whether an entry of this shape can be added without overflowing the
     /// block (conservatively).
     pub fn fits(&self, key: &[u8], value: Option<&[u8]>) -> bool {
         let l = &self.layout;
         let elen = entry_len(key.len(), value.map(|v| v.len()));
-        let data = self.buf.len() + elen + 4 + l.align;
+        // The open block may close first, padding to the alignment.
+        let data = self.off + self.buf.len() + 4 + l.align + elen + 4 + l.align;
         let index = self.index_bytes + 2 * (key.len() + 10) + 4 + 10 + l.align;
         let bloom_bits = (self.hashes.len() + 1) * l.bloom_bits_per_key;
         let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
@@ -108,19 +118,28 @@ impl TableBuilder {
     }
 
     /// Adds an entry; keys must arrive in strictly increasing order and
-    /// `fits` must have said yes.
-    pub fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
+    /// `fits` must have said yes. `start` is called for the first entry,
+    /// to allocate, erase and head the block.
+    pub fn add<D: BlockDevice>(
+        &mut self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        io: &mut Io<D>,
+        start: impl FnOnce(&mut Io<D>) -> Result<(u32, u64), Error<D::Error>>,
+    ) -> Result<(), Error<D::Error>> {
         debug_assert!(self.is_empty() || key > self.last_key.as_slice());
-        let elen = entry_len(key.len(), value.map(|v| v.len()));
-        let open = self.buf.len() - self.block_start;
-        if open > 0 && open + elen > self.layout.data_block_bytes {
-            self.close_block();
+        if self.dest.is_none() {
+            self.dest = Some(start(io)?);
         }
-        if self.buf.len() == self.block_start {
+        let elen = entry_len(key.len(), value.map(|v| v.len()));
+        if !self.buf.is_empty() && self.buf.len() + elen > self.layout.data_block_bytes {
+            self.close_block(io)?;
+        }
+        if self.buf.is_empty() {
             self.index_bytes += format::varint_len(key.len() as u64) + key.len() + 10;
             self.index.push(IndexEntry {
                 first_key: key.to_vec(),
-                off: self.block_start as u32,
+                off: self.off as u32,
                 len: 0,
             });
         }
@@ -133,79 +152,79 @@ impl TableBuilder {
         }
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
+        Ok(())
     }
 
-    fn close_block(&mut self) {
-        let crc = checksum(0, &self.buf[self.block_start..]);
+    /// Seals the open data block with its checksum and programs it.
+    fn close_block<D: BlockDevice>(&mut self, io: &mut Io<D>) -> Result<(), Error<D::Error>> {
+        let Some((block, _)) = self.dest else {
+            return Ok(());
+        };
+        let crc = checksum(0, &self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
-        let len = self.buf.len() - self.block_start;
         if let Some(e) = self.index.last_mut() {
-            e.len = len as u32;
+            e.len = self.buf.len() as u32;
         }
         let padded = round_up(self.buf.len(), self.layout.align);
         self.buf.resize(padded, 0xFF);
-        self.block_start = self.buf.len();
+        io.program(block, self.off as u32, &self.buf)?;
+        self.off += padded;
+        self.buf.clear();
+        Ok(())
     }
 
-    /// Finishes the table. Returns the image of its body (header included,
-    /// to be programmed at offset 0), the footer region (to be programmed at
-    /// `Layout::footer_off`), and the parsed table.
-    pub fn finish(mut self, block: u32, epoch: u64, block_count: u32) -> (Vec<u8>, Vec<u8>, Table) {
-        if self.buf.len() > self.block_start {
-            self.close_block();
+    /// Finishes the table: programs the last data block, the index, the
+    /// bloom filter and, last, the footer. Returns the parsed table.
+    pub fn finish<D: BlockDevice>(mut self, io: &mut Io<D>) -> Result<Table, Error<D::Error>> {
+        let Some((block, epoch)) = self.dest else {
+            return Err(Error::corrupted(u32::MAX, "empty table finished"));
+        };
+        if !self.buf.is_empty() {
+            self.close_block(io)?;
         }
         let l = self.layout;
-        BlockHeader {
-            kind: BlockKind::Table,
-            epoch,
-            block_size: l.block_size as u32,
-            block_count,
-        }
-        .emit(&mut self.buf[..HEADER_LEN]);
-        let data_end = self.buf.len();
+        let data_end = self.off;
 
-        // Index.
-        let index_off = self.buf.len();
-        let mut idx = Vec::with_capacity(self.index_bytes + self.last_key.len() + 16);
-        push_varint(&mut idx, self.index.len() as u64);
+        // Index and bloom filter, programmed together.
+        let index_off = self.off;
+        let mut out = Vec::with_capacity(self.index_bytes + self.last_key.len() + 16);
+        push_varint(&mut out, self.index.len() as u64);
         for e in &self.index {
-            push_bytes(&mut idx, &e.first_key);
-            push_varint(&mut idx, e.off as u64);
-            push_varint(&mut idx, e.len as u64);
+            push_bytes(&mut out, &e.first_key);
+            push_varint(&mut out, e.off as u64);
+            push_varint(&mut out, e.len as u64);
         }
-        push_bytes(&mut idx, &self.last_key);
-        let crc = checksum(epoch, &idx);
-        idx.extend_from_slice(&crc.to_le_bytes());
-        let index_len = idx.len();
-        self.buf.extend_from_slice(&idx);
-        self.buf.resize(round_up(self.buf.len(), l.align), 0xFF);
+        push_bytes(&mut out, &self.last_key);
+        let crc = checksum(epoch, &out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        let index_len = out.len();
+        out.resize(round_up(out.len(), l.align), 0xFF);
 
-        // Bloom filter.
-        let bloom_off = self.buf.len();
+        let bloom_off = index_off + out.len();
         let nbits = (self.hashes.len() * l.bloom_bits_per_key)
             .max(64)
             .div_ceil(8)
             * 8;
         let k = ((l.bloom_bits_per_key as f32 * 0.69) as u8).clamp(1, 30);
-        let mut bits = vec![0u8; nbits / 8];
+        let bits_at = out.len() + 1;
+        out.push(k);
+        out.resize(bits_at + nbits / 8, 0);
+        let bits = &mut out[bits_at..];
         for h in &self.hashes {
             bloom_probes(*h, nbits as u64, k, |b| {
                 bits[(b / 8) as usize] |= 1 << (b % 8);
                 true
             });
         }
-        let mut bloom = Vec::with_capacity(bits.len() + 5);
-        bloom.push(k);
-        bloom.extend_from_slice(&bits);
-        let crc = checksum(epoch, &bloom);
-        bloom.extend_from_slice(&crc.to_le_bytes());
-        let bloom_len = bloom.len();
-        self.buf.extend_from_slice(&bloom);
-        self.buf.resize(round_up(self.buf.len(), l.align), 0xFF);
-        assert!(
-            self.buf.len() <= l.footer_off(),
-            "table overflowed its block"
-        );
+        let crc = checksum(epoch, &out[bits_at - 1..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        let bloom_len = out.len() - (bloom_off - index_off);
+        let bloom = out[bits_at..bits_at + nbits / 8].to_vec();
+        out.resize(round_up(out.len(), l.align), 0xFF);
+        if index_off + out.len() > l.footer_off() {
+            return Err(Error::corrupted(block, "table overflowed its block"));
+        }
+        io.program(block, index_off as u32, &out)?;
 
         let footer = Footer {
             entries: self.hashes.len() as u32,
@@ -217,25 +236,26 @@ impl TableBuilder {
             tombstones: self.tombstones,
             data_end: data_end as u32,
         };
-        let mut fbuf = vec![0xFF; l.footer_region];
-        footer.emit(&mut fbuf, epoch);
+        out.clear();
+        out.resize(l.footer_region, 0xFF);
+        footer.emit(&mut out, epoch);
+        io.program(block, l.footer_off() as u32, &out)?;
 
         let smallest = self
             .index
             .first()
             .map(|e| e.first_key.clone())
             .unwrap_or_default();
-        let table = Table {
+        Ok(Table {
             block,
             epoch,
             smallest,
             largest: core::mem::take(&mut self.last_key),
             index: core::mem::take(&mut self.index),
             bloom_k: k,
-            bloom: bits,
+            bloom,
             footer,
-        };
-        (self.buf, fbuf, table)
+        })
     }
 }
 
