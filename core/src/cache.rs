@@ -6,11 +6,19 @@
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
+/// A cached block, shared with the cursors reading it, so that a scan
+/// that finds a block in the cache reads it in place instead of copying it.
+#[cfg(target_has_atomic = "ptr")]
+pub(crate) type Shared = alloc::sync::Arc<[u8]>;
+/// A cached block (targets without atomic pointers share it with `Rc`).
+#[cfg(not(target_has_atomic = "ptr"))]
+pub(crate) type Shared = alloc::rc::Rc<[u8]>;
+
 type Key = (u32, u64, u32);
 
 struct Slot {
     key: Key,
-    data: Vec<u8>,
+    data: Shared,
     referenced: bool,
     live: bool,
 }
@@ -45,7 +53,7 @@ impl BlockCache {
     }
 
     /// The verified contents of a data block, if cached.
-    pub fn get(&mut self, key: Key) -> Option<&[u8]> {
+    pub fn get(&mut self, key: Key) -> Option<&Shared> {
         match self.map.get(&key) {
             Some(&i) => {
                 self.hits += 1;
@@ -61,19 +69,21 @@ impl BlockCache {
     }
 
     /// Caches a verified data block, evicting others to stay in budget.
-    pub fn insert(&mut self, key: Key, data: &[u8]) {
+    /// Returns the shared copy, if cached.
+    pub fn insert(&mut self, key: Key, data: &[u8]) -> Option<Shared> {
         // A block larger than a quarter of the budget would flush too much.
         if data.len() > self.budget / 4 || self.map.contains_key(&key) {
-            return;
+            return None;
         }
         while self.used + data.len() > self.budget {
             if !self.evict_one() {
-                return;
+                return None;
             }
         }
+        let shared = Shared::from(data);
         let slot = Slot {
             key,
-            data: data.to_vec(),
+            data: shared.clone(),
             referenced: false,
             live: true,
         };
@@ -89,6 +99,7 @@ impl BlockCache {
         };
         self.used += data.len();
         self.map.insert(key, i);
+        Some(shared)
     }
 
     /// Evicts the first live entry not referenced since the hand last
@@ -108,7 +119,7 @@ impl BlockCache {
             }
             s.live = false;
             self.used -= s.data.len();
-            s.data = Vec::new();
+            s.data = Shared::from(&[][..]);
             self.map.remove(&s.key);
             self.free.push(i);
             return true;
@@ -133,7 +144,7 @@ mod tests {
         assert!(c.bytes() <= 4096);
         assert!(c.get((0, 1, 0)).is_some(), "referenced entry survives");
         assert!(c.get((1, 1, 0)).is_none(), "unreferenced entry evicted");
-        assert_eq!(c.get((9, 1, 0)), Some(&[9u8; 1000][..]));
+        assert_eq!(c.get((9, 1, 0)).map(|d| &d[..]), Some(&[9u8; 1000][..]));
         assert!(c.get((9, 2, 0)).is_none(), "another epoch is another block");
         c.insert((7, 1, 0), &[0; 2000]);
         assert!(c.get((7, 1, 0)).is_none(), "too large for the budget");

@@ -25,7 +25,7 @@ use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
     emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record,
-    BlockHeader, BlockKind, Reader, FOOTER_LEN, FRAME_LEN, HEADER_LEN,
+    BlockHeader, BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN,
 };
 use crate::io::Io;
 use crate::logging::{debug, log_warn};
@@ -35,7 +35,10 @@ use crate::table::{Layout, Lookup, ReadCtx, Table, TableBuilder, TableCursor};
 
 /// Highest epoch seen, the block holding it, and the metadata blocks as
 /// (epoch, block), newest first.
-type HeaderScan = (u64, u32, Vec<(u64, u32)>);
+/// What the header scan found: the highest epoch and its block, the
+/// metadata blocks (newest first), and the format version of a metadata
+/// block of another format version, if any.
+type HeaderScan = (u64, u32, Vec<(u64, u32)>, Option<u16>);
 
 type Result<T, D> = core::result::Result<T, Error<<D as BlockDevice>::Error>>;
 
@@ -59,7 +62,7 @@ pub struct Config {
     /// a table. Also bounds the write-ahead log.
     pub memtable_bytes: usize,
     /// Target size of a table's data block, the unit a lookup reads.
-    /// Capped at a quarter of the device's block size.
+    /// Capped at a quarter of the device's block size and at 32 KiB.
     pub data_block_bytes: u32,
     /// Longest key accepted, at most 1024.
     pub max_key_len: usize,
@@ -568,7 +571,9 @@ impl<D: BlockDevice> Db<D> {
             ));
         }
         // Several data blocks per table, whatever the erase unit.
-        let data_block_bytes = (cfg.data_block_bytes as usize).min(block_size / 4);
+        let data_block_bytes = (cfg.data_block_bytes as usize)
+            .min(block_size / 4)
+            .min(crate::format::MAX_DATA_BLOCK);
         if cfg.memtable_bytes < 256 {
             return Err(Error::InvalidConfig("memtable_bytes must be at least 256"));
         }
@@ -651,8 +656,20 @@ impl<D: BlockDevice> Db<D> {
         let mut max_epoch = 0;
         let mut max_block = 0;
         let mut metas = Vec::new();
+        let mut other_version = None;
         for b in 0..self.io.geo.block_count {
             self.io.read(b, 0, &mut buf)?;
+            if let Some((version, kind, epoch)) = BlockHeader::any_version(&buf) {
+                // Epochs keep growing past a store of another version that
+                // this device held, so nothing of it can ever verify again.
+                if epoch > max_epoch {
+                    max_epoch = epoch;
+                    max_block = b;
+                }
+                if version != FORMAT_VERSION && kind == BlockKind::Meta as u8 {
+                    other_version = Some(version);
+                }
+            }
             if let Some(h) = BlockHeader::parse(&buf) {
                 if h.epoch > max_epoch {
                     max_epoch = h.epoch;
@@ -667,7 +684,7 @@ impl<D: BlockDevice> Db<D> {
             }
         }
         metas.sort_unstable_by(|a, b| b.cmp(a));
-        Ok((max_epoch, max_block, metas))
+        Ok((max_epoch, max_block, metas, other_version))
     }
 
     /// Creates an empty store on `dev`, superseding whatever it held.
@@ -697,7 +714,7 @@ impl<D: BlockDevice> Db<D> {
                 // The old store fills the device: make it unreachable first,
                 // oldest metadata block first, so that a cut in between
                 // leaves either the old store or none.
-                let (_, _, mut metas) = db.scan_headers()?;
+                let (_, _, mut metas, _) = db.scan_headers()?;
                 metas.sort_unstable();
                 for (_, b) in metas {
                     db.io.erase(b)?;
@@ -742,7 +759,7 @@ impl<D: BlockDevice> Db<D> {
 
     #[allow(clippy::needless_range_loop)] // `wal[i]` is also written
     fn mount(&mut self) -> Result<(), D> {
-        let (max_epoch, max_block, metas) = self.scan_headers()?;
+        let (max_epoch, max_block, metas, other_version) = self.scan_headers()?;
         self.space.next_epoch = max_epoch + 1;
         self.space.cursor = max_block + 1;
         let align = self.layout.align;
@@ -768,7 +785,12 @@ impl<D: BlockDevice> Db<D> {
             }
         }
         let Some((meta_block, commit_seq, m)) = found else {
-            return Err(Error::NotFormatted);
+            // A store of another format version is not a blank device:
+            // refuse it, so that `open_or_format` never formats over it.
+            return Err(match other_version {
+                Some(found) => Error::UnsupportedVersion { found },
+                None => Error::NotFormatted,
+            });
         };
         self.meta.block = Some(meta_block);
         self.space.mark(meta_block);

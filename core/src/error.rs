@@ -43,6 +43,12 @@ pub enum Error<E> {
     EmptyKey,
     /// The device holds no cairn store.
     NotFormatted,
+    /// The device holds a cairn store of another on-media format version,
+    /// which this build cannot read. Nothing was changed.
+    UnsupportedVersion {
+        /// The format version found on the device.
+        found: u16,
+    },
     /// The configuration or the device's geometry cannot be used.
     InvalidConfig(&'static str),
     /// An earlier `sync` failed, so nothing written since can be trusted to
@@ -71,6 +77,11 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             Error::TooLarge => write!(f, "key, value or batch too large"),
             Error::EmptyKey => write!(f, "keys must not be empty"),
             Error::NotFormatted => write!(f, "device holds no cairn store"),
+            Error::UnsupportedVersion { found } => write!(
+                f,
+                "device holds a cairn store of format version {found}; this build reads version {}",
+                crate::format::FORMAT_VERSION
+            ),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::Poisoned => write!(f, "a sync failed earlier; reopen the store"),
             Error::BufferTooSmall { needed } => {

@@ -5,7 +5,7 @@
 //! `docs/format.md` draws each structure byte by byte.
 
 /// The on-media format version written into every block header.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Magic bytes at the start of every block cairn has written.
 pub const BLOCK_MAGIC: [u8; 4] = *b"CAIR";
@@ -93,15 +93,9 @@ impl BlockHeader {
     }
 
     /// Parses a header; `None` when the bytes are not a valid cairn header
-    /// (a blank, torn or foreign block).
+    /// of this format version (a blank, torn or foreign block).
     pub fn parse(buf: &[u8]) -> Option<Self> {
-        if buf.len() < HEADER_LEN || buf[0..4] != BLOCK_MAGIC {
-            return None;
-        }
-        if checksum(0, &buf[0..28]) != u32_at(buf, 28)? {
-            return None;
-        }
-        if u16::from_le_bytes([buf[4], buf[5]]) != FORMAT_VERSION {
+        if Self::version(buf)? != FORMAT_VERSION {
             return None;
         }
         Some(BlockHeader {
@@ -111,6 +105,71 @@ impl BlockHeader {
             block_count: u32_at(buf, 20)?,
         })
     }
+}
+
+impl BlockHeader {
+    /// The format version of a valid cairn header of any version; `None`
+    /// when the bytes are not one. A store of another version is refused
+    /// with a clear error rather than taken for a blank device.
+    pub fn version(buf: &[u8]) -> Option<u16> {
+        if buf.len() < HEADER_LEN || buf[0..4] != BLOCK_MAGIC {
+            return None;
+        }
+        if checksum(0, &buf[0..28]) != u32_at(buf, 28)? {
+            return None;
+        }
+        Some(u16::from_le_bytes([buf[4], buf[5]]))
+    }
+
+    /// Kind and epoch of a valid header of any format version.
+    pub fn any_version(buf: &[u8]) -> Option<(u16, u8, u64)> {
+        let v = Self::version(buf)?;
+        Some((v, buf[6], u64_at(buf, 8)?))
+    }
+}
+
+/// A restart point every this many entries of a data block: lookups
+/// binary-search the restart points, then read at most this many entries.
+pub const RESTART_INTERVAL: usize = 8;
+
+/// The largest data block (restart offsets are 16-bit).
+pub const MAX_DATA_BLOCK: usize = 32 * 1024;
+
+/// Bytes the restart array adds to a data block with `n` restart points.
+pub const fn restart_trailer_len(n: usize) -> usize {
+    2 * n + 2
+}
+
+/// Splits a verified data block (without its checksum) into its entries
+/// and its restart offsets. `None` if the trailer is malformed: offsets
+/// must start at 0, increase, and point inside the entries.
+pub fn data_block_parts(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = data.len();
+    let n = u16::from_le_bytes([*data.get(len.checked_sub(2)?)?, data[len - 1]]) as usize;
+    let entries_end = len.checked_sub(restart_trailer_len(n))?;
+    if n == 0 {
+        return None;
+    }
+    let restarts = &data[entries_end..len - 2];
+    let mut prev = None;
+    for i in 0..n {
+        let off = u16::from_le_bytes([restarts[2 * i], restarts[2 * i + 1]]) as usize;
+        let ok = match prev {
+            None => off == 0,
+            Some(p) => off > p,
+        };
+        if !ok || off >= entries_end {
+            return None;
+        }
+        prev = Some(off);
+    }
+    Some((&data[..entries_end], restarts))
+}
+
+/// The `i`-th restart offset of a restart array checked by
+/// [`data_block_parts`].
+pub fn restart_at(restarts: &[u8], i: usize) -> usize {
+    u16::from_le_bytes([restarts[2 * i], restarts[2 * i + 1]]) as usize
 }
 
 /// Reads a little-endian `u32` at `off`, `None` if out of bounds.

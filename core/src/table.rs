@@ -13,12 +13,13 @@
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, Shared};
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
-    self, checksum, entry_len, push_bytes, push_varint, put_entry, read_entry, round_up, u32_at,
-    BlockHeader, BlockKind, Footer, Reader, FOOTER_LEN, HEADER_LEN,
+    self, checksum, data_block_parts, entry_len, push_bytes, push_varint, put_entry, read_entry,
+    restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer, Reader,
+    FOOTER_LEN, HEADER_LEN, RESTART_INTERVAL,
 };
 use crate::io::Io;
 
@@ -73,6 +74,9 @@ pub(crate) struct TableBuilder {
     buf: Vec<u8>,
     /// Where the open data block goes in the table block.
     off: usize,
+    /// Restart offsets of the open data block, and its entry count.
+    restarts: Vec<u16>,
+    block_entries: usize,
     index: Vec<IndexEntry>,
     index_bytes: usize,
     hashes: Vec<u64>,
@@ -87,6 +91,8 @@ impl TableBuilder {
             dest: None,
             buf: Vec::new(),
             off: layout.header_len,
+            restarts: Vec::new(),
+            block_entries: 0,
             index: Vec::new(),
             index_bytes: 0,
             hashes: Vec::new(),
@@ -109,8 +115,10 @@ impl TableBuilder {
     pub fn fits(&self, key: &[u8], value: Option<&[u8]>) -> bool {
         let l = &self.layout;
         let elen = entry_len(key.len(), value.map(|v| v.len()));
-        // The open block may close first, padding to the alignment.
-        let data = self.off + self.buf.len() + 4 + l.align + elen + 4 + l.align;
+        // The open block may close first (restart array, checksum,
+        // padding), and the entry may start a block of its own.
+        let open = self.buf.len() + restart_trailer_len(self.restarts.len() + 1) + 4 + l.align;
+        let data = self.off + open + elen + restart_trailer_len(1) + 4 + l.align;
         let index = self.index_bytes + 2 * (key.len() + 10) + 4 + 10 + l.align;
         let bloom_bits = (self.hashes.len() + 1) * l.bloom_bits_per_key;
         let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
@@ -132,9 +140,15 @@ impl TableBuilder {
             self.dest = Some(start(io)?);
         }
         let elen = entry_len(key.len(), value.map(|v| v.len()));
-        if !self.buf.is_empty() && self.buf.len() + elen > self.layout.data_block_bytes {
+        let new_restart = self.block_entries % RESTART_INTERVAL == 0;
+        let trailer = restart_trailer_len(self.restarts.len() + new_restart as usize);
+        if !self.buf.is_empty() && self.buf.len() + elen + trailer > self.layout.data_block_bytes {
             self.close_block(io)?;
         }
+        if self.block_entries % RESTART_INTERVAL == 0 {
+            self.restarts.push(self.buf.len() as u16);
+        }
+        self.block_entries += 1;
         if self.buf.is_empty() {
             self.index_bytes += format::varint_len(key.len() as u64) + key.len() + 10;
             self.index.push(IndexEntry {
@@ -160,6 +174,13 @@ impl TableBuilder {
         let Some((block, _)) = self.dest else {
             return Ok(());
         };
+        for r in &self.restarts {
+            self.buf.extend_from_slice(&r.to_le_bytes());
+        }
+        self.buf
+            .extend_from_slice(&(self.restarts.len() as u16).to_le_bytes());
+        self.restarts.clear();
+        self.block_entries = 0;
         let crc = checksum(0, &self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
         if let Some(e) = self.index.last_mut() {
@@ -495,9 +516,30 @@ enum Found {
     No,
 }
 
-/// Finds `key` in the entries of a data block; `None` if malformed.
+/// The offset of the last restart point whose key is at most `key` (the
+/// first restart point if every key is larger); `None` if malformed.
+fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> {
+    let (mut lo, mut hi) = (0, restarts.len() / 2);
+    // Invariant: restart lo's key <= key (or lo == 0); keys at hi.. > key.
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let off = restart_at(restarts, mid);
+        let e = read_entry(&mut Reader::new(entries.get(off..)?))?;
+        if e.key <= key {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(restart_at(restarts, lo))
+}
+
+/// Finds `key` in a data block (entries and restart array, checksum
+/// removed); `None` if malformed.
 fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
-    let mut r = Reader::new(data);
+    let (entries, restarts) = data_block_parts(data)?;
+    let start = restart_before(entries, restarts, key)?;
+    let mut r = Reader::new(&entries[start..]);
     while !r.is_empty() {
         let e = read_entry(&mut r)?;
         match e.key.cmp(key) {
@@ -529,8 +571,14 @@ type CurEntry = (usize, usize, Option<(usize, usize)>);
 /// A position in a table for ordered iteration.
 pub(crate) struct TableCursor {
     next_block: usize,
-    buf: Vec<u8>,
+    /// The current data block when read from the device.
+    own: Vec<u8>,
+    /// The current data block when found in the cache (shared, not copied).
+    shared: Option<Shared>,
+    /// Length of the current data block (entries and restart array).
+    block_len: usize,
     pos: usize,
+    /// End of the current data block's entries.
     end: usize,
     /// Current entry: key offset, key length, value (offset, length).
     cur: Option<CurEntry>,
@@ -540,10 +588,19 @@ impl TableCursor {
     pub fn new() -> Self {
         TableCursor {
             next_block: 0,
-            buf: Vec::new(),
+            own: Vec::new(),
+            shared: None,
+            block_len: 0,
             pos: 0,
             end: 0,
             cur: None,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        match &self.shared {
+            Some(s) => s,
+            None => &self.own,
         }
     }
 
@@ -556,16 +613,30 @@ impl TableCursor {
         start: Bound<&[u8]>,
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), Error<D::Error>> {
-        self.next_block = match start {
-            Bound::Unbounded => 0,
-            Bound::Included(k) | Bound::Excluded(k) => t
+        let target = match start {
+            Bound::Unbounded => None,
+            Bound::Included(k) | Bound::Excluded(k) => Some(k),
+        };
+        self.next_block = match target {
+            None => 0,
+            Some(k) => t
                 .index
                 .partition_point(|e| e.first_key.as_slice() <= k)
                 .saturating_sub(1),
         };
-        self.pos = 0;
-        self.end = 0;
-        self.advance(t, io, l, cx)?;
+        self.cur = None;
+        if !self.load_block(t, io, l, cx)? {
+            return Ok(());
+        }
+        if let Some(k) = target {
+            // Jump to the restart point before the key.
+            let data = &self.data()[..self.block_len];
+            let (entries, restarts) =
+                data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+            self.pos = restart_before(entries, restarts, k)
+                .ok_or(corrupt(t.block, "data block malformed"))?;
+        }
+        self.read_entry_at_pos(t, true)?;
         while let Some(k) = self.key() {
             let before = match start {
                 Bound::Unbounded => false,
@@ -580,6 +651,65 @@ impl TableCursor {
         Ok(())
     }
 
+    /// Reads data block `next_block` (from the cache if it holds it) and
+    /// moves to its start. False when the table has no more blocks.
+    fn load_block<D: BlockDevice>(
+        &mut self,
+        t: &Table,
+        io: &mut Io<D>,
+        l: &Layout,
+        cx: &mut ReadCtx<'_>,
+    ) -> Result<bool, Error<D::Error>> {
+        if self.next_block >= t.index.len() {
+            self.cur = None;
+            return Ok(false);
+        }
+        cx.reads += 1;
+        let ck = (t.block, t.epoch, t.index[self.next_block].off);
+        self.shared = cx.cache.as_deref_mut().and_then(|c| c.get(ck).cloned());
+        self.block_len = match &self.shared {
+            Some(d) => d.len(),
+            None => {
+                let n = t.read_data_block(io, l, self.next_block, &mut self.own)?;
+                if let Some(c) = cx.cache.as_deref_mut() {
+                    c.insert(ck, &self.own[..n]);
+                }
+                n
+            }
+        };
+        let data = &self.data()[..self.block_len];
+        let (entries, _) =
+            data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+        self.end = entries.len();
+        self.next_block += 1;
+        self.pos = 0;
+        Ok(true)
+    }
+
+    /// Parses the entry at `pos` into `cur`; `first` skips the order check
+    /// against the previous entry.
+    fn read_entry_at_pos<E>(&mut self, t: &Table, first: bool) -> Result<(), Error<E>> {
+        if self.pos >= self.end {
+            self.cur = None;
+            return Ok(());
+        }
+        let data = self.data();
+        let base = data.as_ptr() as usize;
+        let mut r = Reader::new(&data[self.pos..self.end]);
+        let e = read_entry(&mut r).ok_or(corrupt(t.block, "data block malformed"))?;
+        let k = e.key.as_ptr() as usize - base;
+        let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
+        if let (false, Some((pk, pl, _))) = (first, self.cur) {
+            if data[pk..pk + pl] >= *e.key {
+                return Err(corrupt(t.block, "keys out of order in data block"));
+            }
+        }
+        let (klen, step) = (e.key.len(), r.pos());
+        self.pos += step;
+        self.cur = Some((k, klen, v));
+        Ok(())
+    }
+
     /// Moves to the next entry (the first one after `seek`).
     pub fn advance<D: BlockDevice>(
         &mut self,
@@ -588,57 +718,23 @@ impl TableCursor {
         l: &Layout,
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), Error<D::Error>> {
+        let mut first = false;
         while self.pos >= self.end {
-            if self.next_block >= t.index.len() {
-                self.cur = None;
+            if !self.load_block(t, io, l, cx)? {
                 return Ok(());
             }
-            cx.reads += 1;
-            let ck = (t.block, t.epoch, t.index[self.next_block].off);
-            let cached = cx.cache.as_deref_mut().and_then(|c| {
-                c.get(ck).map(|data| {
-                    self.buf.clear();
-                    self.buf.extend_from_slice(data);
-                    data.len()
-                })
-            });
-            self.end = match cached {
-                Some(n) => n,
-                None => {
-                    let n = t.read_data_block(io, l, self.next_block, &mut self.buf)?;
-                    if let Some(c) = cx.cache.as_deref_mut() {
-                        c.insert(ck, &self.buf[..n]);
-                    }
-                    n
-                }
-            };
-            self.next_block += 1;
-            self.pos = 0;
+            first = true;
         }
-        let base = self.buf.as_ptr() as usize;
-        let mut r = Reader::new(&self.buf[self.pos..self.end]);
-        let e = read_entry(&mut r).ok_or(corrupt(t.block, "data block malformed"))?;
-        let k = e.key.as_ptr() as usize - base;
-        let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
-        let prev_key_ok = match self.cur {
-            Some((pk, pl, _)) if self.pos > 0 => self.buf[pk..pk + pl] < *e.key,
-            _ => true,
-        };
-        if !prev_key_ok {
-            return Err(corrupt(t.block, "keys out of order in data block"));
-        }
-        self.cur = Some((k, e.key.len(), v));
-        self.pos += r.pos();
-        Ok(())
+        self.read_entry_at_pos(t, first)
     }
 
     pub fn key(&self) -> Option<&[u8]> {
-        self.cur.map(|(k, n, _)| &self.buf[k..k + n])
+        self.cur.map(|(k, n, _)| &self.data()[k..k + n])
     }
 
     /// The current value; `None` for a tombstone. Only valid with a key.
     pub fn value(&self) -> Option<&[u8]> {
         self.cur
-            .and_then(|(_, _, v)| v.map(|(o, n)| &self.buf[o..o + n]))
+            .and_then(|(_, _, v)| v.map(|(o, n)| &self.data()[o..o + n]))
     }
 }
