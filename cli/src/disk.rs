@@ -222,7 +222,8 @@ pub fn check_outcome(r: &cairn_std::CheckReport) -> CheckOutcome {
             ("entries".into(), r.entries.to_string()),
             ("blocks_checked".into(), r.blocks_checked.to_string()),
         ],
-        problems: r.problems.clone(),
+        problems: r.problems.iter().map(|p| p.to_string()).collect(),
+        problem_count: r.problem_count(),
     }
 }
 

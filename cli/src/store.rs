@@ -171,8 +171,11 @@ impl Stat {
 pub struct CheckOutcome {
     /// What was verified, as `name: value` lines.
     pub summary: Vec<(String, String)>,
-    /// Every problem found; empty when the store is sound.
+    /// The problems found (a store lists the first few); empty when the
+    /// store is sound.
     pub problems: Vec<String>,
+    /// How many problems were found, listed or not.
+    pub problem_count: usize,
 }
 
 /// A key-value store the server and the tools can work on.
@@ -375,6 +378,7 @@ impl Store for MemStore {
         Ok(CheckOutcome {
             summary: vec![("entries".to_string(), map.len().to_string())],
             problems: Vec::new(),
+            problem_count: 0,
         })
     }
 }

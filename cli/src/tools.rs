@@ -249,7 +249,7 @@ pub fn check(path: &Path) -> ToolResult {
         for p in &report.problems {
             writeln!(out, "problem: {p}")?;
         }
-        writeln!(out, "DAMAGED: {} problem(s) found", report.problems.len())?;
+        writeln!(out, "DAMAGED: {} problem(s) found", report.problem_count)?;
         Ok(1)
     }
 }
@@ -414,7 +414,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> ToolResult {
                         writeln!(out, "ok: no damage found")?;
                         Ok(0)
                     } else {
-                        writeln!(out, "DAMAGED: {} problem(s) found", r.problems.len())?;
+                        writeln!(out, "DAMAGED: {} problem(s) found", r.problem_count())?;
                         Ok(1)
                     }
                 }

@@ -14,15 +14,14 @@
 //! everything it references untouched.
 
 use alloc::collections::VecDeque;
-use alloc::format;
-use alloc::string::String;
+
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
 use crate::cache::BlockCache;
 use crate::device::BlockDevice;
-use crate::error::Error;
+use crate::error::{Corruption, Error};
 use crate::format::{
     emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record,
     BlockHeader, BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN,
@@ -184,14 +183,31 @@ pub struct CheckReport {
     pub entries: u64,
     /// Blocks whose every structure was read and verified.
     pub blocks_checked: u32,
-    /// Everything found wrong; empty for a healthy store.
-    pub problems: Vec<String>,
+    /// What was found wrong, each with the block it was found in (the
+    /// first [`CheckReport::MAX_LISTED`]); empty for a healthy store.
+    pub problems: heapless::Vec<Corruption, { CheckReport::MAX_LISTED }>,
+    /// Problems found beyond those listed.
+    pub unlisted: u32,
 }
 
 impl CheckReport {
+    /// How many problems a report lists; it counts the rest.
+    pub const MAX_LISTED: usize = 16;
+
     /// Whether nothing was found wrong.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// How many problems were found, listed or not.
+    pub fn problem_count(&self) -> usize {
+        self.problems.len() + self.unlisted as usize
+    }
+
+    fn found(&mut self, block: u32, what: &'static str) {
+        if self.problems.push(Corruption { block, what }).is_err() {
+            self.unlisted += 1;
+        }
     }
 }
 
@@ -429,6 +445,19 @@ impl<'t> RunCursor<'t> {
             self.c.key()
         } else {
             None
+        }
+    }
+}
+
+/// Sorts a short slice by `less` (insertion sort: the slices sorted here
+/// hold a few picks or metadata blocks, and the standard library's sorts
+/// cost kilobytes of code per element type on a microcontroller).
+fn sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
         }
     }
 }
@@ -683,7 +712,7 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
         }
-        metas.sort_unstable_by(|a, b| b.cmp(a));
+        sort_by(&mut metas, |a, b| a > b);
         Ok((max_epoch, max_block, metas, other_version))
     }
 
@@ -715,7 +744,7 @@ impl<D: BlockDevice> Db<D> {
                 // oldest metadata block first, so that a cut in between
                 // leaves either the old store or none.
                 let (_, _, mut metas, _) = db.scan_headers()?;
-                metas.sort_unstable();
+                sort_by(&mut metas, |a, b| a < b);
                 for (_, b) in metas {
                     db.io.erase(b)?;
                     db.io.sync()?;
@@ -1305,7 +1334,7 @@ impl<D: BlockDevice> Db<D> {
                 .iter()
                 .map(|&i| (src[i].smallest.as_slice(), src[i].largest.as_slice()))
                 .collect();
-            ranges.sort_unstable();
+            sort_by(&mut ranges, |a, b| a < b);
             ranges.windows(2).all(|w| w[0].1 < w[1].0)
         };
         // ...unless they are mostly empty (small flushes): then merging packs
@@ -1315,12 +1344,12 @@ impl<D: BlockDevice> Db<D> {
             .all(|&i| self.levels[lvl][i].used_bytes() * 4 >= self.layout.block_size as u64 * 3);
         if o_start == o_end && picked_disjoint && (full_enough || picks.len() == 1 && lvl > 0) {
             let mut picks_sorted = picks.clone();
-            picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
+            sort_by(&mut picks_sorted, |a, b| a > b);
             let mut moved: Vec<Table> = picks_sorted
                 .iter()
                 .map(|&i| self.levels[lvl].remove(i))
                 .collect();
-            moved.sort_unstable_by(|a, b| a.smallest.cmp(&b.smallest));
+            sort_by(&mut moved, |a, b| a.smallest < b.smallest);
             let tail = self.levels[out_lvl].split_off(o_start);
             self.levels[out_lvl].extend(moved);
             self.levels[out_lvl].extend(tail);
@@ -1469,7 +1498,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let mut freed = merged;
         let mut picks_sorted = picks;
-        picks_sorted.sort_unstable_by(|a, b| b.cmp(a));
+        sort_by(&mut picks_sorted, |a, b| a > b);
         for i in picks_sorted {
             freed.push(self.levels[lvl].remove(i).block);
         }
@@ -1736,29 +1765,25 @@ impl<D: BlockDevice> Db<D> {
         let mut rep = CheckReport::default();
         let n = self.io.geo.block_count as usize;
         let mut owner: Vec<bool> = vec![false; n];
-        let mut claim = |b: u32, what: &str, rep: &mut CheckReport| {
+        let mut claim = |b: u32, rep: &mut CheckReport| {
             if (b as usize) >= n {
-                rep.problems
-                    .push(format!("{what} names block {b} beyond the device"));
+                rep.found(b, "block beyond the device named");
             } else if owner[b as usize] {
-                rep.problems
-                    .push(format!("block {b} is claimed twice ({what})"));
+                rep.found(b, "block claimed twice");
             } else {
                 owner[b as usize] = true;
             }
         };
         if let Some(b) = self.meta.block {
-            claim(b, "manifest", &mut rep);
+            claim(b, &mut rep);
             let mut buf = vec![0u8; self.layout.header_len];
             self.io.read(b, 0, &mut buf)?;
             match BlockHeader::parse(&buf) {
                 Some(h) if h.kind == BlockKind::Meta => rep.blocks_checked += 1,
-                _ => rep
-                    .problems
-                    .push(format!("manifest block {b} has no valid header")),
+                _ => rep.found(b, "manifest block has no valid header"),
             }
         } else {
-            rep.problems.push("no manifest block".into());
+            rep.found(u32::MAX, "no manifest block");
         }
         let mut cx = ReadCtx {
             reads: 0,
@@ -1766,20 +1791,16 @@ impl<D: BlockDevice> Db<D> {
         };
         for (lvl, tables) in self.levels.iter().enumerate() {
             for (i, t) in tables.iter().enumerate() {
-                claim(t.block, "table", &mut rep);
+                claim(t.block, &mut rep);
                 rep.tables += 1;
                 if lvl > 0 && i > 0 && tables[i - 1].largest >= t.smallest {
-                    rep.problems.push(format!(
-                        "level {lvl}: tables in blocks {} and {} overlap or are out of order",
-                        tables[i - 1].block,
-                        t.block
-                    ));
+                    rep.found(t.block, "table overlaps the one before it in its level");
                 }
                 let fresh =
                     match Table::load(&mut self.io, &self.layout, t.block, &mut self.scratch) {
                         Ok(f) => f,
                         Err(Error::Corrupted(c)) => {
-                            rep.problems.push(format!("table: {c}"));
+                            rep.found(c.block, c.what);
                             continue;
                         }
                         Err(e) => return Err(e),
@@ -1788,8 +1809,7 @@ impl<D: BlockDevice> Db<D> {
                     || fresh.smallest != t.smallest
                     || fresh.largest != t.largest
                 {
-                    rep.problems
-                        .push(format!("table in block {} changed on media", t.block));
+                    rep.found(t.block, "table changed on media");
                 }
                 let mut c = TableCursor::new();
                 let mut count = 0u64;
@@ -1809,29 +1829,24 @@ impl<D: BlockDevice> Db<D> {
                         tombs += 1;
                     }
                     if count == 1 && k != fresh.smallest.as_slice() {
-                        rep.problems
-                            .push(format!("table {}: first key differs from index", t.block));
+                        rep.found(t.block, "table's first key differs from its index");
                     }
                     last = Some(k.to_vec());
                     res = c.advance(&fresh, &mut self.io, &self.layout, &mut cx);
                 }
                 match res {
                     Ok(()) => {}
-                    Err(Error::Corrupted(e)) => {
-                        rep.problems.push(format!("table: {e}"));
+                    Err(Error::Corrupted(c)) => {
+                        rep.found(c.block, c.what);
                         continue;
                     }
                     Err(e) => return Err(e),
                 }
                 if last.as_deref() != Some(fresh.largest.as_slice()) {
-                    rep.problems
-                        .push(format!("table {}: last key differs from index", t.block));
+                    rep.found(t.block, "table's last key differs from its index");
                 }
                 if count != fresh.footer.entries as u64 || tombs != fresh.footer.tombstones {
-                    rep.problems.push(format!(
-                        "table {}: entry count differs from footer",
-                        t.block
-                    ));
+                    rep.found(t.block, "table's entry count differs from its footer");
                 }
                 rep.entries += count;
                 rep.blocks_checked += 1;
@@ -1840,13 +1855,12 @@ impl<D: BlockDevice> Db<D> {
         let mut buf = vec![0u8; self.layout.block_size];
         let wal = self.wal.clone();
         for (i, w) in wal.iter().enumerate() {
-            claim(w.block, "log", &mut rep);
+            claim(w.block, &mut rep);
             self.io.read(w.block, 0, &mut buf)?;
             match BlockHeader::parse(&buf) {
                 Some(h) if h.kind == BlockKind::Wal && h.epoch == w.epoch => {}
                 _ => {
-                    rep.problems
-                        .push(format!("log block {} has no valid header", w.block));
+                    rep.found(w.block, "log block has no valid header");
                     continue;
                 }
             }
@@ -1859,23 +1873,22 @@ impl<D: BlockDevice> Db<D> {
             let mut off = self.layout.header_len;
             while let Some(r) = parse_record(&buf[..limit], off, w.epoch, self.layout.align) {
                 if apply_payload::<D>(&mut Memtable::default(), r.payload, w.block).is_err() {
-                    rep.problems
-                        .push(format!("log block {}: malformed record", w.block));
+                    rep.found(w.block, "log record malformed");
                 }
                 off = r.next;
             }
             if sealed && off != limit {
-                rep.problems
-                    .push(format!("log block {}: records end early", w.block));
+                rep.found(w.block, "sealed log block's records end early");
             }
             rep.blocks_checked += 1;
         }
         let used = self.space.used.iter().filter(|u| **u).count();
         let claimed = owner.iter().filter(|u| **u).count();
         if used != claimed {
-            rep.problems.push(format!(
-                "{used} blocks marked in use but {claimed} referenced"
-            ));
+            rep.found(
+                u32::MAX,
+                "blocks marked in use differ from blocks referenced",
+            );
         }
         self.ops.table_block_reads += cx.reads;
         Ok(rep)

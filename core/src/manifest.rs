@@ -82,13 +82,17 @@ impl ManifestRepr {
         if !r.is_empty() {
             return None;
         }
-        let mut seen: Vec<u32> = m.blocks().collect();
-        if seen.iter().any(|b| *b >= block_count) {
-            return None;
-        }
-        seen.sort_unstable();
-        if seen.windows(2).any(|w| w[0] == w[1]) {
-            return None;
+        // Every block in range and named once: one bit per block.
+        let mut seen: Vec<u32> = alloc::vec![0; (block_count as usize).div_ceil(32)];
+        for b in m.blocks() {
+            if b >= block_count {
+                return None;
+            }
+            let (word, bit) = ((b / 32) as usize, 1u32 << (b % 32));
+            if seen[word] & bit != 0 {
+                return None;
+            }
+            seen[word] |= bit;
         }
         Some(m)
     }

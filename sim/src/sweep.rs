@@ -455,8 +455,13 @@ pub fn check_db<D: SimDevice>(db: &mut Db<D>) -> Result<(), String> {
     if !report.is_ok() {
         return Err(format!(
             "check found {} problems:\n  {}",
-            report.problems.len(),
-            report.problems.join("\n  ")
+            report.problem_count(),
+            report
+                .problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n  ")
         ));
     }
     Ok(())
