@@ -967,8 +967,11 @@ impl<D: BlockDevice> Db<D> {
     /// Applies every operation of `batch`, atomically.
     ///
     /// [`Error::TooLarge`] for a batch that does not fit one log block or
-    /// an empty memtable (`memtable_bytes`), and for a key or value that a
-    /// put would refuse; nothing of the batch is applied then.
+    /// an empty memtable, and for a key or value that a put would refuse;
+    /// nothing of the batch is applied then. Each operation takes at most
+    /// its key and value plus 64 bytes of the memtable: a batch whose
+    /// operations add up to at most [`Config::memtable_bytes`] that way
+    /// always fits it.
     pub fn write(&mut self, batch: &Batch) -> Result<(), D> {
         if batch.is_empty() {
             return Ok(());

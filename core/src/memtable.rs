@@ -45,6 +45,7 @@ const HEAD: u32 = u32::MAX - 1;
 const TOMBSTONE: u32 = u32::MAX;
 /// The largest arena used: offsets are `u32`, two of which are reserved.
 pub(crate) const MAX_ARENA: usize = (u32::MAX - 2) as usize;
+const _: () = assert!(NODE_HEADER + 4 * MAX_HEIGHT <= 64);
 /// The longest key a node can hold.
 pub(crate) const MAX_KEY: usize = u16::MAX as usize;
 
@@ -215,7 +216,8 @@ impl<S: Storage> Memtable<S> {
     }
 
     /// The most any key of `key_len` bytes with a value of `value_len`
-    /// bytes may need, whatever its hash.
+    /// bytes may need, whatever its hash: at most 64 bytes more than the
+    /// key and value (`Db::write` documents that bound).
     pub fn needed_at_most(key_len: usize, value_len: usize) -> usize {
         node_size(MAX_HEIGHT, key_len, value_len)
     }
