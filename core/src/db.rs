@@ -1012,7 +1012,12 @@ impl<D: BlockDevice> Db<D> {
         if need > self.cfg.memtable_bytes {
             return Err(Error::TooLarge);
         }
-        if need > self.mem.room() || self.wal.len() >= self.max_wal_blocks {
+        // (An arena grown by replaying a log from a larger memtable is
+        // flushed as soon as it holds more than the configured size.)
+        if need > self.mem.room()
+            || self.mem.bytes().saturating_add(need) > self.cfg.memtable_bytes
+            || self.wal.len() >= self.max_wal_blocks
+        {
             self.flush_and_compact()?;
         }
         if has_put && self.space.free <= self.space.reserve {
@@ -1894,7 +1899,7 @@ impl<D: BlockDevice> Drop for Db<D> {
 /// Checks a log record and inserts its operations into `mem`; with no
 /// memtable, only checks it.
 fn apply_payload<D: BlockDevice>(
-    mem: Option<&mut Memtable<Arena>>,
+    mut mem: Option<&mut Memtable<Arena>>,
     payload: &[u8],
     block: u32,
 ) -> Result<(), D> {
@@ -1913,7 +1918,6 @@ fn apply_payload<D: BlockDevice>(
         return Err(bad());
     }
     let mut r = Reader::new(&payload[start..]);
-    let mut mem = mem;
     for _ in 0..n {
         let e = read_entry(&mut r).ok_or_else(bad)?;
         if e.key.is_empty() {

@@ -28,7 +28,7 @@ mod shape {
     pub const UNITS: usize = 32;
     /// Bytes of heap, for as long as the store needs one.
     #[cfg(feature = "store")]
-    pub const HEAP_BYTES: usize = 8 * 1024;
+    pub const HEAP_BYTES: usize = 9 * 1024;
     /// Keys the workload keeps.
     #[cfg(feature = "store")]
     pub const KEYS: usize = 48;
