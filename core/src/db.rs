@@ -29,7 +29,7 @@ use crate::format::{
 use crate::io::Io;
 use crate::logging::{debug, log_warn};
 use crate::manifest::{ManifestRepr, WalRef, LEVELS};
-use crate::memtable::Memtable;
+use crate::memtable::{Arena, Memtable, MAX_ARENA};
 use crate::table::{Layout, Lookup, ReadCtx, Table, TableBuilder, TableCursor};
 
 /// Highest epoch seen, the block holding it, and the metadata blocks as
@@ -58,14 +58,23 @@ pub enum Allocation {
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Bytes of recent writes kept in memory before they are flushed into
-    /// a table. Also bounds the write-ahead log.
+    /// a table: the size of the memtable's arena, allocated once when the
+    /// store opens. Also bounds the write-ahead log, and the largest batch
+    /// (see [`Db::write`]); `max_value_len` is lowered so that one put of
+    /// the longest key and value fits.
+    ///
+    /// A log written with a larger memtable (before `memtable_bytes` was
+    /// lowered) is replayed into an arena grown for it, back to this size
+    /// after the next flush. (A store whose arena is a fixed buffer, without
+    /// the `alloc` feature, refuses to open such a log instead.)
     pub memtable_bytes: usize,
     /// Target size of a table's data block, the unit a lookup reads.
     /// Capped at a quarter of the device's block size and at 32 KiB.
     pub data_block_bytes: u32,
     /// Longest key accepted, at most 1024.
     pub max_key_len: usize,
-    /// Longest value accepted; lowered automatically to what fits a block.
+    /// Longest value accepted; lowered automatically to what fits a block
+    /// and the memtable.
     pub max_value_len: usize,
     /// Level 0 is merged into level 1 once it holds this many memtables'
     /// worth of tables.
@@ -558,7 +567,7 @@ pub struct Db<D: BlockDevice> {
     layout: Layout,
     max_value: usize,
     max_wal_blocks: usize,
-    mem: Memtable,
+    mem: Memtable<Arena>,
     levels: [Vec<Table>; LEVELS],
     wal: Vec<WalRef>,
     /// Where the next log record goes: (block, epoch, offset).
@@ -606,6 +615,9 @@ impl<D: BlockDevice> Db<D> {
         if cfg.memtable_bytes < 256 {
             return Err(Error::InvalidConfig("memtable_bytes must be at least 256"));
         }
+        if cfg.memtable_bytes > MAX_ARENA {
+            return Err(Error::InvalidConfig("memtable_bytes must be below 4 GiB"));
+        }
         if cfg.bloom_bits_per_key == 0 || cfg.bloom_bits_per_key > 32 {
             return Err(Error::InvalidConfig("bloom_bits_per_key must be 1..=32"));
         }
@@ -617,7 +629,16 @@ impl<D: BlockDevice> Db<D> {
         // What one entry may take so that it always fits a table block.
         let room = block_size
             .saturating_sub(header_len + footer_region + 6 * align + 3 * cfg.max_key_len + 128);
-        let max_value = cfg.max_value_len.min(room);
+        // ...and one put of the longest key and value fits an empty memtable.
+        let mem_room = cfg
+            .memtable_bytes
+            .saturating_sub(Memtable::<Arena>::needed_at_most(cfg.max_key_len, 0));
+        if mem_room == 0 {
+            return Err(Error::InvalidConfig(
+                "memtable_bytes too small for max_key_len",
+            ));
+        }
+        let max_value = cfg.max_value_len.min(room).min(mem_room);
         if max_value == 0 {
             return Err(Error::InvalidConfig("blocks too small for max_key_len"));
         }
@@ -633,6 +654,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
         let cache_bytes = cfg.cache_bytes;
+        let mem = Memtable::new(vec![0; cfg.memtable_bytes]);
         let layout = Layout {
             block_size,
             align,
@@ -655,7 +677,7 @@ impl<D: BlockDevice> Db<D> {
             layout,
             max_value,
             max_wal_blocks,
-            mem: Memtable::default(),
+            mem,
             levels: Default::default(),
             wal: Vec::new(),
             wal_active: None,
@@ -883,7 +905,7 @@ impl<D: BlockDevice> Db<D> {
                 if r.seq != self.last_seq + 1 {
                     return Err(Error::corrupted(w.block, "log sequence broken"));
                 }
-                apply_payload::<D>(&mut self.mem, r.payload, w.block)?;
+                apply_payload::<D>(Some(&mut self.mem), r.payload, w.block)?;
                 self.last_seq = r.seq;
                 off = r.next;
             }
@@ -994,6 +1016,9 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Stores `value` under `key`, replacing any earlier value.
+    ///
+    /// [`Error::TooLarge`] for a key longer than `max_key_len` or a value
+    /// longer than [`Db::max_value_len`].
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), D> {
         self.apply(&[(key, Some(value))])?;
         self.ops.puts += 1;
@@ -1009,6 +1034,13 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Applies every operation of `batch`, atomically.
+    ///
+    /// [`Error::TooLarge`] for a batch that does not fit one log block or
+    /// an empty memtable, and for a key or value that a put would refuse;
+    /// nothing of the batch is applied then. Each operation takes at most
+    /// its key and value plus 64 bytes of the memtable: a batch whose
+    /// operations add up to at most [`Config::memtable_bytes`] that way
+    /// always fits it.
     pub fn write(&mut self, batch: &Batch) -> Result<(), D> {
         if batch.is_empty() {
             return Ok(());
@@ -1043,7 +1075,18 @@ impl<D: BlockDevice> Db<D> {
         if self.layout.header_len + rec_len > self.layout.block_size {
             return Err(Error::TooLarge);
         }
-        if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal.len() >= self.max_wal_blocks {
+        // The operations must fit the memtable before they are logged:
+        // replaying the log then fits too.
+        let need = Memtable::<Arena>::needed_for(ops);
+        if need > self.cfg.memtable_bytes {
+            return Err(Error::TooLarge);
+        }
+        // (An arena grown by replaying a log from a larger memtable is
+        // flushed as soon as it holds more than the configured size.)
+        if need > self.mem.room()
+            || self.mem.bytes().saturating_add(need) > self.cfg.memtable_bytes
+            || self.wal.len() >= self.max_wal_blocks
+        {
             self.flush_and_compact()?;
         }
         if has_put && self.space.free <= self.space.reserve {
@@ -1099,7 +1142,11 @@ impl<D: BlockDevice> Db<D> {
         self.wal_active = Some((block, epoch, off + rec_len as u32));
         self.last_seq = seq;
         for (k, v) in ops {
-            self.mem.insert(k, *v);
+            // Cannot fail: `need` bytes were free (and the arena can grow).
+            if self.mem.insert_or_grow(k, *v).is_err() {
+                self.poisoned = true;
+                return Err(Error::Poisoned);
+            }
             self.ops.user_bytes += (k.len() + v.map_or(0, |v| v.len())) as u64;
         }
         Ok(())
@@ -1169,15 +1216,21 @@ impl<D: BlockDevice> Db<D> {
         }
         // Should the flush fail, the log must still hold every write.
         self.write_log_buffer()?;
-        let mem = core::mem::take(&mut self.mem);
         let bottom = self.levels.iter().all(|l| l.is_empty());
         let mut out = Vec::new();
-        let r = self.write_memtable(&mem, bottom, &mut out);
+        // The memtable is emptied only once the commit is durable.
+        let r = Self::write_memtable(
+            &mut self.io,
+            &mut self.space,
+            self.layout,
+            &self.mem,
+            bottom,
+            &mut out,
+        );
         if let Err(e) = r {
             for t in &out {
                 self.space.release(t.block);
             }
-            self.mem = mem;
             return self.poison_on_err(Err(e));
         }
         let old_l0 = core::mem::take(&mut self.levels[0]);
@@ -1191,21 +1244,23 @@ impl<D: BlockDevice> Db<D> {
         if let Err(e) = self.commit(&freed) {
             // Poisoned by now; keep the in-memory view readable.
             self.flushed_seq = saved_flushed;
-            self.mem = mem;
             return Err(e);
         }
+        // Back to the configured size if replaying the log grew it.
+        self.mem.clear_to(self.cfg.memtable_bytes);
         self.ops.flushes += 1;
         debug!("flushed into {} tables", self.levels[0].len());
         Ok(())
     }
 
     fn write_memtable(
-        &mut self,
-        mem: &Memtable,
+        io: &mut Io<D>,
+        space: &mut Space,
+        l: Layout,
+        mem: &Memtable<Arena>,
         bottom: bool,
         out: &mut Vec<Table>,
     ) -> Result<(), D> {
-        let l = self.layout;
         let mut builder = TableBuilder::new(l);
         for (k, v) in mem.iter() {
             if v.is_none() && bottom {
@@ -1216,18 +1271,18 @@ impl<D: BlockDevice> Db<D> {
                     return Err(Error::TooLarge);
                 }
                 let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                write_table(&mut self.io, &mut self.space, full, out)?;
+                write_table(io, space, full, out)?;
             }
-            let r = add_to_table(&mut self.io, &mut self.space, &l, &mut builder, k, v);
+            let r = add_to_table(io, space, &l, &mut builder, k, v);
             if let Err(e) = r {
                 if let Some(b) = builder.block() {
-                    self.space.release(b);
+                    space.release(b);
                 }
                 return Err(e);
             }
         }
         if !builder.is_empty() {
-            write_table(&mut self.io, &mut self.space, builder, out)?;
+            write_table(io, space, builder, out)?;
         }
         Ok(())
     }
@@ -1872,7 +1927,7 @@ impl<D: BlockDevice> Db<D> {
             };
             let mut off = self.layout.header_len;
             while let Some(r) = parse_record(&buf[..limit], off, w.epoch, self.layout.align) {
-                if apply_payload::<D>(&mut Memtable::default(), r.payload, w.block).is_err() {
+                if apply_payload::<D>(None, r.payload, w.block).is_err() {
                     rep.found(w.block, "log record malformed");
                 }
                 off = r.next;
@@ -1906,7 +1961,13 @@ impl<D: BlockDevice> Drop for Db<D> {
     }
 }
 
-fn apply_payload<D: BlockDevice>(mem: &mut Memtable, payload: &[u8], block: u32) -> Result<(), D> {
+/// Checks a log record and inserts its operations into `mem`; with no
+/// memtable, only checks it.
+fn apply_payload<D: BlockDevice>(
+    mut mem: Option<&mut Memtable<Arena>>,
+    payload: &[u8],
+    block: u32,
+) -> Result<(), D> {
     let bad = || Error::corrupted(block, "log record malformed");
     let mut r = Reader::new(payload);
     let n = r.varint().ok_or_else(bad)?;
@@ -1927,7 +1988,15 @@ fn apply_payload<D: BlockDevice>(mem: &mut Memtable, payload: &[u8], block: u32)
         if e.key.is_empty() {
             return Err(bad());
         }
-        mem.insert(e.key, e.value);
+        if let Some(mem) = mem.as_deref_mut() {
+            // Grows a `Vec` arena; a fixed one may be too small for a log
+            // written with a larger memtable.
+            mem.insert_or_grow(e.key, e.value).map_err(|_| {
+                Error::InvalidConfig(
+                    "the log holds more than memtable_bytes: open with a larger one",
+                )
+            })?;
+        }
     }
     Ok(())
 }

@@ -48,7 +48,6 @@ mod db;
 mod logging;
 #[cfg(feature = "alloc")]
 mod manifest;
-#[cfg(feature = "alloc")]
 mod memtable;
 #[cfg(feature = "alloc")]
 mod table;

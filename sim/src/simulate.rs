@@ -160,6 +160,22 @@ fn config(rng: &mut SimRng, g: &Geometry) -> Config {
     }
 }
 
+/// Whether `op` is a batch that the store may refuse as too large for its
+/// memtable: `Db::write` promises room for the keys and values plus 64
+/// bytes per operation.
+fn batch_may_be_too_large(op: &Op, cfg: &Config) -> bool {
+    match op {
+        Op::Batch(entries) => {
+            let bytes: usize = entries
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 64)
+                .sum();
+            bytes > cfg.memtable_bytes
+        }
+        _ => false,
+    }
+}
+
 /// The space figures of a store, for reports about `Full`.
 pub fn show_stats(s: &cairn_core::Stats) -> String {
     format!(
@@ -312,7 +328,11 @@ impl<D: SimDevice> Sim<D> {
                     Err(e) => return Err(format!("get {} failed: {e}", show_key(&k))),
                 }
             } else {
-                let op = self.gen.op(self.space, self.max_value);
+                // Values the store accepts: its limit depends on the
+                // memtable and block sizes drawn.
+                let op = self
+                    .gen
+                    .op(self.space, self.max_value.min(db.max_value_len()));
                 let id = self.oracle.issue(&op);
                 let io_errors = self.dev.counters().io_errors;
                 match run_op(&mut db, &op) {
@@ -322,6 +342,10 @@ impl<D: SimDevice> Sim<D> {
                         if op == Op::Sync {
                             self.oracle.sync_point();
                         }
+                    }
+                    Err(Error::TooLarge) if batch_may_be_too_large(&op, &self.cfg) => {
+                        // Refused whole: larger than an empty memtable.
+                        self.oracle.reject(id);
                     }
                     Err(Error::Full) => {
                         self.report.full += 1;
