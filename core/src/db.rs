@@ -3,15 +3,17 @@
 //!
 //! The commit protocol (see `docs/format.md` for the case analysis):
 //!
-//! 1. New tables and log blocks are written into blocks that the last
-//!    durable manifest does not reference, then made durable with `sync`.
+//! 1. New tables and log blocks are written into blocks that no manifest
+//!    a crash could fall back to references, then made durable with
+//!    `sync`.
 //! 2. A manifest record naming them is appended to the current metadata
-//!    block (or written into a freshly started one), then made durable.
-//! 3. Only then are the blocks the new manifest no longer references
-//!    released for reuse.
+//!    block (or written into a freshly started one). It is not synced: it
+//!    is in force once a later sync returns.
+//! 3. Only after that sync are the blocks the new manifest no longer
+//!    references released for reuse.
 //!
-//! A crash before step 2 completes leaves the old manifest in force, and
-//! everything it references untouched.
+//! A crash before the record is durable leaves an earlier manifest in
+//! force, and everything it references untouched.
 
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -258,6 +260,16 @@ struct Space {
     policy: Allocation,
     reserve: u32,
     next_epoch: u64,
+    /// Blocks that a commit not yet known durable stopped naming. The
+    /// durable manifest, or one a crash may still fall back to, may name
+    /// them, so they stay in use until the next sync.
+    pending: Vec<u32>,
+    /// No sync since this handle was made. The manifest it mounted may be
+    /// a commit another handle never synced (it closed without `sync`,
+    /// leaving the record in a file's page cache): the blocks that commit
+    /// freed may be named by the manifest a crash would fall back to, so
+    /// no block is reused before a sync.
+    fresh: bool,
 }
 
 impl Space {
@@ -275,9 +287,33 @@ impl Space {
         }
     }
 
+    /// Releases `b` once a sync has made the commit that freed it durable.
+    fn release_after_sync(&mut self, b: u32) {
+        if self.used[b as usize] && !self.pending.contains(&b) {
+            self.pending.push(b);
+        }
+    }
+
+    /// A sync has returned: every commit programmed before it is durable.
+    fn synced(&mut self) {
+        self.fresh = false;
+        for b in core::mem::take(&mut self.pending) {
+            self.release(b);
+        }
+    }
+
+    /// Free blocks, counting those a sync will release.
+    fn available(&self) -> u32 {
+        self.free + self.pending.len() as u32
+    }
+
+    fn can_allocate(&self, internal: bool) -> bool {
+        self.free > 0 && (internal || self.free > self.reserve)
+    }
+
     /// Picks a free block. User writes may not dig into the reserve.
     fn allocate<E>(&mut self, internal: bool) -> core::result::Result<u32, Error<E>> {
-        if self.free == 0 || (!internal && self.free <= self.reserve) {
+        if !self.can_allocate(internal) {
             return Err(Error::Full);
         }
         let n = self.used.len() as u32;
@@ -297,6 +333,28 @@ impl Space {
     }
 }
 
+/// Syncs the device; the blocks that commits programmed before the sync
+/// freed are then released.
+fn sync_device<D: BlockDevice>(io: &mut Io<D>, space: &mut Space) -> Result<(), D> {
+    io.sync()?;
+    space.synced();
+    Ok(())
+}
+
+/// Picks a free block; if none is free but commits have freed some, syncs
+/// to make those commits durable and takes one of their blocks. The first
+/// block a handle takes is taken after a sync (see `Space::fresh`).
+fn allocate_block<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
+    internal: bool,
+) -> Result<u32, D> {
+    if space.fresh || (!space.can_allocate(internal) && !space.pending.is_empty()) {
+        sync_device(io, space)?;
+    }
+    space.allocate(internal)
+}
+
 /// Erases a free block and writes its header. Returns (block, epoch).
 fn start_block<D: BlockDevice>(
     io: &mut Io<D>,
@@ -305,7 +363,7 @@ fn start_block<D: BlockDevice>(
     kind: BlockKind,
     internal: bool,
 ) -> Result<(u32, u64), D> {
-    let b = space.allocate(internal)?;
+    let b = allocate_block(io, space, internal)?;
     let epoch = space.next_epoch;
     space.next_epoch += 1;
     let mut hdr = vec![0xFF; l.header_len];
@@ -329,7 +387,7 @@ fn write_table<D: BlockDevice>(
     builder: TableBuilder,
     out: &mut Vec<Table>,
 ) -> Result<(), D> {
-    let b = space.allocate(true)?;
+    let b = allocate_block(io, space, true)?;
     let epoch = space.next_epoch;
     space.next_epoch += 1;
     let (body, footer, table) = builder.finish(b, epoch, io.geo.block_count);
@@ -443,7 +501,15 @@ struct MetaState {
     seq: u64,
 }
 
-/// Writes a manifest record, makes it durable, then releases `freed`.
+/// Writes a manifest record; `freed`, the blocks it no longer names, are
+/// released after the next sync.
+///
+/// The record is not synced: it is in force once a later sync returns (a
+/// write with `sync_writes`, [`Db::sync`], the next commit that needs a
+/// sync first, or an allocation that needs the blocks it freed). Until
+/// then a crash may fall back to an earlier commit, whose blocks are
+/// therefore kept. `seals_log`: the record seals log records that may not
+/// be durable yet.
 fn commit_manifest<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
@@ -451,6 +517,7 @@ fn commit_manifest<D: BlockDevice>(
     meta: &mut MetaState,
     m: &ManifestRepr,
     freed: &[u32],
+    seals_log: bool,
 ) -> Result<(), D> {
     let mut payload = Vec::new();
     m.emit(&mut payload);
@@ -473,14 +540,17 @@ fn commit_manifest<D: BlockDevice>(
     // Everything the record names (tables, log records it seals, the new
     // metadata block's header) must be durable before the record itself:
     // a volatile cache may otherwise keep the record and drop the rest.
-    io.sync()?;
+    // Each of those structures was written right after its block was
+    // erased, so without an erase since the last sync they are durable.
+    if seals_log || io.erased_since_sync {
+        sync_device(io, space)?;
+    }
     io.program(block, off, &rec)?;
-    io.sync()?;
     meta.seq = seq;
     meta.block = Some(block);
     meta.append = Some((block, epoch, off + rec.len() as u32));
     for b in freed.iter().copied().chain(old_meta) {
-        space.release(b);
+        space.release_after_sync(b);
     }
     Ok(())
 }
@@ -597,6 +667,8 @@ impl<D: BlockDevice> Db<D> {
                 policy: cfg.allocation,
                 reserve,
                 next_epoch: 1,
+                pending: Vec::new(),
+                fresh: true,
             },
             io,
             cfg,
@@ -691,7 +763,9 @@ impl<D: BlockDevice> Db<D> {
             }
             r => r?,
         }
-        // The old store's blocks are free from now on.
+        // The new store is in force once its commit is durable; the old
+        // store's blocks are free from then on.
+        db.sync_all()?;
         for (b, used) in old_store.iter().enumerate() {
             if *used && Some(b as u32) != db.meta.block {
                 db.space.release(b as u32);
@@ -707,6 +781,7 @@ impl<D: BlockDevice> Db<D> {
             Ok(()) => Ok(db),
             Err(Error::NotFormatted) => {
                 db.commit(&[])?;
+                db.sync_all()?;
                 Ok(db)
             }
             Err(e) => Err(e),
@@ -899,9 +974,15 @@ impl<D: BlockDevice> Db<D> {
         }
     }
 
-    /// Commits the current state (see the module docs), then releases
-    /// `freed`.
+    /// Commits the current state (see the module docs); `freed` is
+    /// released after the next sync.
     fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
+        self.commit_sealing(freed, false)
+    }
+
+    /// As `commit`; `seals_log`: the manifest seals log records that may
+    /// not be durable yet, so the commit syncs first.
+    fn commit_sealing(&mut self, freed: &[u32], seals_log: bool) -> Result<(), D> {
         let m = self.manifest(block_ids(&self.levels));
         let r = commit_manifest(
             &mut self.io,
@@ -910,7 +991,15 @@ impl<D: BlockDevice> Db<D> {
             &mut self.meta,
             &m,
             freed,
+            seals_log,
         );
+        self.poison_on_err(r)
+    }
+
+    /// Syncs the device, which puts every commit made so far in force and
+    /// releases the blocks they freed.
+    fn sync_all(&mut self) -> Result<(), D> {
+        let r = sync_device(&mut self.io, &mut self.space);
         self.poison_on_err(r)
     }
 
@@ -977,15 +1066,15 @@ impl<D: BlockDevice> Db<D> {
         if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal.len() >= self.max_wal_blocks {
             self.flush_and_compact()?;
         }
-        if has_put && self.space.free <= self.space.reserve {
+        if has_put && self.space.available() <= self.space.reserve {
             // Try to win space back by merging level 0 down; the reserve
             // itself is for deletes, flushes and compaction.
             if !self.levels[0].is_empty() {
                 let total = self.levels[0].len() + self.levels[1].len();
-                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
                 self.compact_level(0, picks)?;
             }
-            if self.space.free <= self.space.reserve {
+            if self.space.available() <= self.space.reserve {
                 return Err(Error::Full);
             }
         }
@@ -1012,8 +1101,7 @@ impl<D: BlockDevice> Db<D> {
             let r = self.io.program(block, off, &rec);
             self.wal_buf = rec;
             self.poison_on_err(r)?;
-            let r = self.io.sync();
-            self.poison_on_err(r)?;
+            self.sync_all()?;
         } else {
             // Buffered: records gather in memory and reach the device in
             // one program per buffer, or at the next sync or commit.
@@ -1074,7 +1162,7 @@ impl<D: BlockDevice> Db<D> {
             epoch: e,
             end: u32::MAX,
         });
-        self.commit(&[])?;
+        self.commit_sealing(&[], true)?;
         let off = self.layout.header_len as u32;
         self.wal_active = Some((b, e, off));
         Ok((b, e, off))
@@ -1086,8 +1174,7 @@ impl<D: BlockDevice> Db<D> {
             return Err(Error::Poisoned);
         }
         self.write_log_buffer()?;
-        let r = self.io.sync();
-        self.poison_on_err(r)
+        self.sync_all()
     }
 
     /// Writes the memtable into level-0 tables and empties the log.
@@ -1190,7 +1277,7 @@ impl<D: BlockDevice> Db<D> {
             let l0_trigger = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
             // Short of space, merge level 0 down at once: it holds the
             // shadowed values and tombstones that free space.
-            let tight = self.space.free <= self.space.reserve;
+            let tight = self.space.available() <= self.space.reserve;
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
             // hold at most half as much as it does.
@@ -1203,7 +1290,7 @@ impl<D: BlockDevice> Db<D> {
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
             let done = if !self.levels[0].is_empty() && l0_due {
                 let total = self.levels[0].len() + self.levels[1].len();
-                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
                 self.compact_level(0, picks)?
             } else if let Some(lvl) = (1..LEVELS - 1).find(|&l| {
                 self.level_bytes(l) > self.level_target(l)
@@ -1285,8 +1372,8 @@ impl<D: BlockDevice> Db<D> {
 
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
-        let incremental = self.space.free < inputs as u32 + 2;
-        if incremental && self.space.free < CUT_FREE_BLOCKS {
+        let incremental = self.space.available() < inputs as u32 + 2;
+        if incremental && self.space.available() < CUT_FREE_BLOCKS {
             return Ok(false);
         }
         let levels = core::mem::take(&mut self.levels);
@@ -1326,7 +1413,10 @@ impl<D: BlockDevice> Db<D> {
                     let r = &runs[below];
                     let at_table_start =
                         r.ti < overlap && r.key() == Some(inputs_below[r.ti].smallest.as_slice());
-                    if at_table_start && r.ti > released && self.space.free <= CUT_FREE_BLOCKS {
+                    if at_table_start
+                        && r.ti > released
+                        && self.space.available() <= CUT_FREE_BLOCKS
+                    {
                         if !builder.is_empty() {
                             let full = core::mem::replace(&mut builder, TableBuilder::new(l));
                             write_table(&mut self.io, &mut self.space, &l, full, &mut out)?;
@@ -1349,6 +1439,7 @@ impl<D: BlockDevice> Db<D> {
                             &mut self.meta,
                             &m,
                             &freed,
+                            false,
                         )?;
                         committed_out = out.len();
                         released = r.ti;
@@ -1457,7 +1548,7 @@ impl<D: BlockDevice> Db<D> {
         for lvl in 0..deepest {
             while !self.levels[lvl].is_empty() {
                 let total: usize = self.levels[lvl].len() + self.levels[lvl + 1].len();
-                let all = (self.space.free as usize) >= total + 2;
+                let all = (self.space.available() as usize) >= total + 2;
                 let picks = self.picks_for(lvl, all);
                 if !self.compact_level(lvl, picks)? {
                     return Err(Error::Full);
@@ -1664,8 +1755,8 @@ impl<D: BlockDevice> Db<D> {
             syncs: c.syncs,
             table_block_reads: self.ops.table_block_reads,
             tables_per_level,
-            blocks_in_use: self.io.geo.block_count - self.space.free,
-            blocks_free: self.space.free,
+            blocks_in_use: self.io.geo.block_count - self.space.available(),
+            blocks_free: self.space.available(),
             block_size: self.io.geo.block_size,
             block_count: self.io.geo.block_count,
             memtable_bytes: self.mem.bytes(),
@@ -1818,11 +1909,19 @@ impl<D: BlockDevice> Db<D> {
             }
             rep.blocks_checked += 1;
         }
+        // Blocks freed by commits not yet synced stay in use, named by
+        // nothing the store holds now.
+        for &b in &self.space.pending {
+            if owner.get(b as usize).copied().unwrap_or(true) {
+                rep.problems
+                    .push(format!("block {b} awaits release but is referenced"));
+            }
+        }
         let used = self.space.used.iter().filter(|u| **u).count();
-        let claimed = owner.iter().filter(|u| **u).count();
+        let claimed = owner.iter().filter(|u| **u).count() + self.space.pending.len();
         if used != claimed {
             rep.problems.push(format!(
-                "{used} blocks marked in use but {claimed} referenced"
+                "{used} blocks marked in use but {claimed} referenced or awaiting release"
             ));
         }
         self.ops.table_block_reads += cx.reads;

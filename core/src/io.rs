@@ -27,6 +27,11 @@ pub(crate) struct Io<D: BlockDevice> {
     pub dev: Option<D>,
     pub geo: Geometry,
     pub counters: IoCounters,
+    /// A block was erased since the last successful sync. Every structure
+    /// a manifest names (a table, a log or metadata block's header) is
+    /// written right after erasing its block, so while this is false,
+    /// everything a commit could name is durable.
+    pub erased_since_sync: bool,
 }
 
 impl<D: BlockDevice> Io<D> {
@@ -36,6 +41,7 @@ impl<D: BlockDevice> Io<D> {
             dev: Some(dev),
             geo,
             counters: IoCounters::default(),
+            erased_since_sync: false,
         }
     }
 
@@ -60,12 +66,15 @@ impl<D: BlockDevice> Io<D> {
     pub fn erase(&mut self, block: u32) -> Result<(), Error<D::Error>> {
         self.check(block, 0, 0)?;
         self.counters.erases += 1;
+        self.erased_since_sync = true;
         self.device()?.erase(block).map_err(Error::Device)
     }
 
     pub fn sync(&mut self) -> Result<(), Error<D::Error>> {
         self.counters.syncs += 1;
-        self.device()?.sync().map_err(Error::Device)
+        self.device()?.sync().map_err(Error::Device)?;
+        self.erased_since_sync = false;
+        Ok(())
     }
 
     fn device(&mut self) -> Result<&mut D, Error<D::Error>> {
