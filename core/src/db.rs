@@ -580,7 +580,12 @@ pub struct Db<D: BlockDevice> {
     max_wal_blocks: usize,
     mem: Memtable,
     levels: [Vec<Table>; LEVELS],
+    /// The log blocks the manifest names, oldest first: those written to,
+    /// then those started ahead of need.
     wal: Vec<WalRef>,
+    /// How many blocks of `wal` have been written to (the last of them is
+    /// the active one, if any).
+    wal_used: usize,
     /// Where the next log record goes: (block, epoch, offset).
     wal_active: Option<(u32, u64, u32)>,
     /// Sequence number of the last operation written.
@@ -678,6 +683,7 @@ impl<D: BlockDevice> Db<D> {
             mem: Memtable::default(),
             levels: Default::default(),
             wal: Vec::new(),
+            wal_used: 0,
             wal_active: None,
             last_seq: 0,
             flushed_seq: 0,
@@ -853,7 +859,17 @@ impl<D: BlockDevice> Db<D> {
             }
         }
 
-        // The write-ahead log.
+        // Epochs a crash may have left unseen (a header that never became
+        // durable) are never given again.
+        let named = m.wal.iter().map(|w| w.epoch).max().unwrap_or(0);
+        self.space.next_epoch = self.space.next_epoch.max(named + 1);
+
+        // The write-ahead log. Open blocks (no recorded end) are read up to
+        // their first invalid record, and the log ends at the first gap: an
+        // open block whose header does not verify (it was started but never
+        // synced) or a record that does not continue the sequence. Records
+        // past a gap were never synced (a sync makes every record before it
+        // durable too), so no acknowledged write is lost there.
         let mut wal = m.wal;
         let n = wal.len();
         let mut keep = n;
@@ -862,21 +878,27 @@ impl<D: BlockDevice> Db<D> {
             if w.block == meta_block {
                 return Err(Error::corrupted(w.block, "manifest names its own block"));
             }
-            let last = i + 1 == n;
+            let open = w.end == u32::MAX;
+            if keep < n {
+                // Past the end of the log. A sealed block was synced before
+                // the commit that sealed it, and so was every record before.
+                if !open {
+                    return Err(Error::corrupted(w.block, "log ends before a sealed block"));
+                }
+                continue;
+            }
             self.io.read(w.block, 0, &mut buf)?;
             let header = BlockHeader::parse(&buf);
             let valid = header.is_some_and(|h| h.kind == BlockKind::Wal && h.epoch == w.epoch);
             if !valid {
-                if last && w.end == u32::MAX {
-                    // Crashed before the block's header became durable: no
-                    // record was ever acknowledged in it.
-                    log_warn!("log block {} never started; dropped", w.block);
+                if open {
+                    log_warn!("log ends at block {}: header never became durable", w.block);
                     keep = i;
-                    break;
+                    continue;
                 }
                 return Err(Error::corrupted(w.block, "log block header invalid"));
             }
-            let limit = if w.end == u32::MAX {
+            let limit = if open {
                 self.layout.block_size
             } else {
                 w.end as usize
@@ -887,13 +909,18 @@ impl<D: BlockDevice> Db<D> {
             let mut off = self.layout.header_len;
             while let Some(r) = parse_record(&buf[..limit], off, w.epoch, align) {
                 if r.seq != self.last_seq + 1 {
+                    if open {
+                        log_warn!("log ends in block {}: sequence gap", w.block);
+                        keep = i + 1;
+                        break;
+                    }
                     return Err(Error::corrupted(w.block, "log sequence broken"));
                 }
                 apply_payload::<D>(&mut self.mem, r.payload, w.block)?;
                 self.last_seq = r.seq;
                 off = r.next;
             }
-            if w.end != u32::MAX && off != limit {
+            if !open && off != limit {
                 return Err(Error::corrupted(w.block, "sealed log block truncated"));
             }
             self.space.mark(w.block);
@@ -903,6 +930,7 @@ impl<D: BlockDevice> Db<D> {
         }
         wal.truncate(keep);
         self.wal = wal;
+        self.wal_used = self.wal.len();
         debug!(
             "mounted: commit {}, {} log blocks, operations up to {} ({} in tables)",
             commit_seq, keep, self.last_seq, self.flushed_seq
@@ -1063,7 +1091,7 @@ impl<D: BlockDevice> Db<D> {
         if self.layout.header_len + rec_len > self.layout.block_size {
             return Err(Error::TooLarge);
         }
-        if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal.len() >= self.max_wal_blocks {
+        if self.mem.bytes() >= self.cfg.memtable_bytes || self.wal_used >= self.max_wal_blocks {
             self.flush_and_compact()?;
         }
         if has_put && self.space.available() <= self.space.reserve {
@@ -1140,32 +1168,86 @@ impl<D: BlockDevice> Db<D> {
         self.poison_on_err(r)
     }
 
-    /// Starts a new log block and commits it into the manifest.
+    /// Moves the log to its next block. The manifest in force names the
+    /// blocks started ahead of need, so moving into one of them needs no
+    /// commit. When none is left, the active block is sealed and new blocks
+    /// are started and committed (with a sync first: their headers, and the
+    /// sealed records, must be durable before a manifest names them).
     fn new_wal_block(&mut self, internal: bool) -> Result<(u32, u64, u32), D> {
-        // The records the commit seals must be on the device before it.
+        // The records buffered so far belong to the block being left.
         self.write_log_buffer()?;
-        let r = start_block(
-            &mut self.io,
-            &mut self.space,
-            &self.layout,
-            BlockKind::Wal,
-            internal,
-        );
-        let (b, e) = self.poison_on_err(r)?;
-        if let Some((ab, _, off)) = self.wal_active.take() {
-            if let Some(w) = self.wal.iter_mut().find(|w| w.block == ab) {
-                w.end = off;
+        let off = self.layout.header_len as u32;
+        if self.wal_used < self.wal.len() {
+            let w = self.wal[self.wal_used];
+            self.wal_used += 1;
+            self.wal_active = Some((w.block, w.epoch, off));
+            return Ok((w.block, w.epoch, off));
+        }
+        let sealed = self.wal_active.take().map(|(ab, _, end)| {
+            let i = self.wal.iter().position(|w| w.block == ab);
+            if let Some(i) = i {
+                self.wal[i].end = end;
+            }
+            (i, end)
+        });
+        let first = self.wal.len();
+        let want = self
+            .chain_len()
+            .min(self.max_wal_blocks.saturating_sub(self.wal_used))
+            .max(1);
+        let r = self.start_wal_blocks(want, internal);
+        let r = r.and_then(|()| self.commit_sealing(&[], true));
+        if let Err(e) = r {
+            // Named by no record: free again at once.
+            for w in self.wal.drain(first..) {
+                self.space.release(w.block);
+            }
+            if let Some((Some(i), end)) = sealed {
+                self.wal[i].end = u32::MAX;
+                self.wal_active = Some((self.wal[i].block, self.wal[i].epoch, end));
+            }
+            return Err(e);
+        }
+        let w = self.wal[self.wal_used];
+        self.wal_used += 1;
+        self.wal_active = Some((w.block, w.epoch, off));
+        Ok((w.block, w.epoch, off))
+    }
+
+    /// How many log blocks to start ahead of need: as many as a memtable's
+    /// worth of writes takes, but at most a quarter of the blocks free
+    /// above the reserve (they are taken from data), and at least one.
+    fn chain_len(&self) -> usize {
+        let room = self.layout.block_size - self.layout.header_len;
+        let need = self.cfg.memtable_bytes.div_ceil(room);
+        let spare = self.space.available().saturating_sub(self.space.reserve) / 4;
+        need.min(self.max_wal_blocks).min(spare as usize).max(1)
+    }
+
+    /// Starts up to `n` log blocks (erase, header) at the end of `wal`, at
+    /// least one unless `n` is 0. The first may dig into the reserve if
+    /// `internal`; the others never do, and are simply not started when
+    /// space is short.
+    fn start_wal_blocks(&mut self, n: usize, internal: bool) -> Result<(), D> {
+        for i in 0..n {
+            let r = start_block(
+                &mut self.io,
+                &mut self.space,
+                &self.layout,
+                BlockKind::Wal,
+                internal && i == 0,
+            );
+            match r {
+                Ok((block, epoch)) => self.wal.push(WalRef {
+                    block,
+                    epoch,
+                    end: u32::MAX,
+                }),
+                Err(Error::Full) if i > 0 => break,
+                Err(e) => return self.poison_on_err(Err(e)),
             }
         }
-        self.wal.push(WalRef {
-            block: b,
-            epoch: e,
-            end: u32::MAX,
-        });
-        self.commit_sealing(&[], true)?;
-        let off = self.layout.header_len as u32;
-        self.wal_active = Some((b, e, off));
-        Ok((b, e, off))
+        Ok(())
     }
 
     /// Makes buffered writes durable (only needed with `sync_writes` off).
@@ -1179,10 +1261,18 @@ impl<D: BlockDevice> Db<D> {
 
     /// Writes the memtable into level-0 tables and empties the log.
     pub fn flush(&mut self) -> Result<(), D> {
+        self.flush_inner(false)
+    }
+
+    /// As `flush`; `more_writes`: a write follows, so the flush also starts
+    /// the log blocks it will need, named by the flush's own commit.
+    fn flush_inner(&mut self, more_writes: bool) -> Result<(), D> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
-        if self.mem.is_empty() && self.wal.is_empty() {
+        // Nothing written since the last flush (its log blocks started
+        // ahead of need are unused): nothing to do.
+        if self.mem.is_empty() && self.wal_used == 0 {
             return Ok(());
         }
         // Should the flush fail, the log must still hold every write.
@@ -1203,10 +1293,18 @@ impl<D: BlockDevice> Db<D> {
         self.levels[0].extend(old_l0);
         let freed: Vec<u32> = self.wal.iter().map(|w| w.block).collect();
         self.wal.clear();
+        self.wal_used = 0;
         self.wal_active = None;
         let saved_flushed = self.flushed_seq;
         self.flushed_seq = self.last_seq;
-        if let Err(e) = self.commit(&freed) {
+        // Best effort: without them, the next write starts and commits one.
+        let n = if more_writes { self.chain_len() } else { 0 };
+        let r = self.start_wal_blocks(n, false);
+        let r = match r {
+            Err(Error::Full) => Ok(()),
+            r => r,
+        };
+        if let Err(e) = r.and_then(|()| self.commit(&freed)) {
             // Poisoned by now; keep the in-memory view readable.
             self.flushed_seq = saved_flushed;
             self.mem = mem;
@@ -1245,7 +1343,7 @@ impl<D: BlockDevice> Db<D> {
     }
 
     fn flush_and_compact(&mut self) -> Result<(), D> {
-        self.flush()?;
+        self.flush_inner(true)?;
         self.maybe_compact()
     }
 

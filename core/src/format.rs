@@ -5,7 +5,16 @@
 //! `docs/format.md` draws each structure byte by byte.
 
 /// The on-media format version written into every block header.
-pub const FORMAT_VERSION: u16 = 1;
+///
+/// Version 2 lets a manifest name several open log blocks, started ahead of
+/// need, and ends the log at the first gap. A version 2 reader opens a
+/// version 1 store (the rules only widened); a version 1 reader must not
+/// open a version 2 store, and does not: it ignores every block whose
+/// header carries another version.
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The oldest format version this reader opens.
+pub const MIN_READ_VERSION: u16 = 1;
 
 /// Magic bytes at the start of every block cairn has written.
 pub const BLOCK_MAGIC: [u8; 4] = *b"CAIR";
@@ -101,7 +110,8 @@ impl BlockHeader {
         if checksum(0, &buf[0..28]) != u32_at(buf, 28)? {
             return None;
         }
-        if u16::from_le_bytes([buf[4], buf[5]]) != FORMAT_VERSION {
+        let version = u16::from_le_bytes([buf[4], buf[5]]);
+        if !(MIN_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return None;
         }
         Some(BlockHeader {
