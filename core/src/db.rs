@@ -1215,11 +1215,13 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// How many log blocks to start ahead of need: as many as a memtable's
-    /// worth of writes takes, but at most a quarter of the blocks free
-    /// above the reserve (they are taken from data), and at least one.
+    /// worth of writes takes (its log records are smaller than what the
+    /// memtable charges for them), but at most a quarter of the blocks free
+    /// above the reserve (they are taken from data), and at least one. A
+    /// chain that runs short is extended by one commit.
     fn chain_len(&self) -> usize {
         let room = self.layout.block_size - self.layout.header_len;
-        let need = self.cfg.memtable_bytes.div_ceil(room);
+        let need = self.cfg.memtable_bytes / room;
         let spare = self.space.available().saturating_sub(self.space.reserve) / 4;
         need.min(self.max_wal_blocks).min(spare as usize).max(1)
     }
