@@ -264,6 +264,10 @@ struct Space {
     /// durable manifest, or one a crash may still fall back to, may name
     /// them, so they stay in use until the next sync.
     pending: Vec<u32>,
+    /// Blocks a change not yet committed (a compaction) stopped naming:
+    /// the last manifest programmed names them. The next commit moves them
+    /// to `pending`.
+    deferred: Vec<u32>,
     /// No sync since this handle was made. The manifest it mounted may be
     /// a commit another handle never synced (it closed without `sync`,
     /// leaving the record in a file's page cache): the blocks that commit
@@ -499,6 +503,9 @@ struct MetaState {
     append: Option<(u32, u64, u32)>,
     /// Sequence number of the newest durable commit.
     seq: u64,
+    /// The tables changed since the last commit (a compaction whose commit
+    /// was deferred): the next commit carries the change.
+    dirty: bool,
 }
 
 /// Writes a manifest record; `freed`, the blocks it no longer names, are
@@ -549,7 +556,10 @@ fn commit_manifest<D: BlockDevice>(
     meta.seq = seq;
     meta.block = Some(block);
     meta.append = Some((block, epoch, off + rec.len() as u32));
-    for b in freed.iter().copied().chain(old_meta) {
+    // The record holds the whole state, deferred changes included.
+    meta.dirty = false;
+    let deferred = core::mem::take(&mut space.deferred);
+    for b in freed.iter().copied().chain(old_meta).chain(deferred) {
         space.release_after_sync(b);
     }
     Ok(())
@@ -673,6 +683,7 @@ impl<D: BlockDevice> Db<D> {
                 reserve,
                 next_epoch: 1,
                 pending: Vec::new(),
+                deferred: Vec::new(),
                 fresh: true,
             },
             io,
@@ -691,6 +702,7 @@ impl<D: BlockDevice> Db<D> {
                 block: None,
                 append: None,
                 seq: 0,
+                dirty: false,
             },
             poisoned: false,
             ops: OpCounts::default(),
@@ -1024,6 +1036,32 @@ impl<D: BlockDevice> Db<D> {
         self.poison_on_err(r)
     }
 
+    /// Records a change without committing it: the next commit carries it,
+    /// with its sync before the record covering the new tables. The change
+    /// is a compaction, or a flush a write called for: the manifest in force
+    /// still names the inputs (or the old log) and holds the same data, so
+    /// `freed` is kept until that commit is durable. The write commits the
+    /// change before its log record (`apply`), so a change is deferred only
+    /// while that write flushes and compacts. Committed at once when free
+    /// space is short.
+    fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
+        self.space.deferred.extend_from_slice(freed);
+        self.meta.dirty = true;
+        if self.space.free <= self.space.reserve + self.space.deferred.len() as u32 {
+            return self.commit(&[]);
+        }
+        Ok(())
+    }
+
+    /// Commits a deferred change, if any.
+    fn settle(&mut self) -> Result<(), D> {
+        if self.meta.dirty {
+            self.commit(&[])
+        } else {
+            Ok(())
+        }
+    }
+
     /// Syncs the device, which puts every commit made so far in force and
     /// releases the blocks they freed.
     fn sync_all(&mut self) -> Result<(), D> {
@@ -1095,6 +1133,10 @@ impl<D: BlockDevice> Db<D> {
             self.flush_and_compact()?;
         }
         if has_put && self.space.available() <= self.space.reserve {
+            // The blocks deferred compactions freed come back first.
+            self.settle()?;
+        }
+        if has_put && self.space.available() <= self.space.reserve {
             // Try to win space back by merging level 0 down; the reserve
             // itself is for deletes, flushes and compaction.
             if !self.levels[0].is_empty() {
@@ -1106,6 +1148,10 @@ impl<D: BlockDevice> Db<D> {
                 return Err(Error::Full);
             }
         }
+        // No log record is written while a change is not committed: the
+        // manifest programmed last names the log blocks the record may go
+        // to. One commit covers the flush and compactions above.
+        self.settle()?;
         let room = |off: u32| off as usize + rec_len <= self.layout.block_size;
         let (block, epoch, off) = match self.wal_active {
             Some((b, e, off)) if room(off) => (b, e, off),
@@ -1258,6 +1304,9 @@ impl<D: BlockDevice> Db<D> {
             return Err(Error::Poisoned);
         }
         self.write_log_buffer()?;
+        // Compactions not yet committed are committed now: a store
+        // reopened later need not redo them.
+        self.settle()?;
         self.sync_all()
     }
 
@@ -1306,7 +1355,16 @@ impl<D: BlockDevice> Db<D> {
             Err(Error::Full) => Ok(()),
             r => r,
         };
-        if let Err(e) = r.and_then(|()| self.commit(&freed)) {
+        // A flush a write called for is committed with the compactions that
+        // follow it, before that write's record (see `apply`).
+        let r = r.and_then(|()| {
+            if more_writes {
+                self.commit_later(&freed)
+            } else {
+                self.commit(&freed)
+            }
+        });
+        if let Err(e) = r {
             // Poisoned by now; keep the in-memory view readable.
             self.flushed_seq = saved_flushed;
             self.mem = mem;
@@ -1465,13 +1523,17 @@ impl<D: BlockDevice> Db<D> {
             let tail = self.levels[out_lvl].split_off(o_start);
             self.levels[out_lvl].extend(moved);
             self.levels[out_lvl].extend(tail);
-            self.commit(&[])?;
+            self.commit_later(&[])?;
             self.ops.compactions += 1;
             return Ok(true);
         }
 
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
+        if !self.space.deferred.is_empty() && self.space.available() < inputs as u32 + 2 {
+            // The blocks earlier compactions freed are needed.
+            self.settle()?;
+        }
         let incremental = self.space.available() < inputs as u32 + 2;
         if incremental && self.space.available() < CUT_FREE_BLOCKS {
             return Ok(false);
@@ -1612,7 +1674,7 @@ impl<D: BlockDevice> Db<D> {
         for i in picks_sorted {
             freed.push(self.levels[lvl].remove(i).block);
         }
-        self.commit(&freed)?;
+        self.commit_later(&freed)?;
         self.ops.compactions += 1;
         debug!(
             "compacted level {} into {}: {} blocks released",
@@ -1655,7 +1717,8 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
         }
-        Ok(())
+        // One commit for every merge made.
+        self.settle()
     }
 
     fn lookup<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, D> {
@@ -2009,16 +2072,18 @@ impl<D: BlockDevice> Db<D> {
             }
             rep.blocks_checked += 1;
         }
-        // Blocks freed by commits not yet synced stay in use, named by
-        // nothing the store holds now.
-        for &b in &self.space.pending {
+        // Blocks freed by commits not yet synced, or by compactions not yet
+        // committed, stay in use, named by nothing the store holds now.
+        for &b in self.space.pending.iter().chain(&self.space.deferred) {
             if owner.get(b as usize).copied().unwrap_or(true) {
                 rep.problems
                     .push(format!("block {b} awaits release but is referenced"));
             }
         }
         let used = self.space.used.iter().filter(|u| **u).count();
-        let claimed = owner.iter().filter(|u| **u).count() + self.space.pending.len();
+        let claimed = owner.iter().filter(|u| **u).count()
+            + self.space.pending.len()
+            + self.space.deferred.len();
         if used != claimed {
             rep.problems.push(format!(
                 "{used} blocks marked in use but {claimed} referenced or awaiting release"

@@ -64,3 +64,33 @@ fn durable_writes_sync_once_each_across_log_blocks() {
     assert_eq!(after.flushes, before.flushes, "no flush in between");
     assert_eq!(after.syncs - before.syncs, n as u64, "one sync per write");
 }
+
+#[test]
+fn a_write_that_flushes_and_compacts_costs_one_sync() {
+    let cfg = Config {
+        l0_compaction_trigger: 1,
+        level_size_multiplier: 2,
+        ..config(false)
+    };
+    let mut db = Db::format(RamDevice::new(4096, 1024, 4), cfg.clone()).unwrap();
+    let mut i = 0u32;
+    let mut most = 0;
+    while db.stats().compactions < 10 {
+        // Overwrites too, so that compactions merge.
+        let k = format!("k{:05}", i * 7 % 1500);
+        let before = db.stats().syncs;
+        db.put(k.as_bytes(), &value(i)).unwrap();
+        most = most.max(db.stats().syncs - before);
+        i += 1;
+    }
+    assert!(db.stats().flushes >= 2);
+    assert_eq!(most, 1, "syncs in one write");
+    db.sync().unwrap();
+    assert!(db.check().unwrap().is_ok());
+    let mut db = Db::open(db.into_device(), cfg).unwrap();
+    assert!(db.check().unwrap().is_ok());
+    for j in i.saturating_sub(200)..i {
+        let k = format!("k{:05}", j * 7 % 1500);
+        assert!(db.get_vec(k.as_bytes()).unwrap().is_some(), "{k}");
+    }
+}
