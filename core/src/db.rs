@@ -1042,12 +1042,14 @@ impl<D: BlockDevice> Db<D> {
     /// still names the inputs (or the old log) and holds the same data, so
     /// `freed` is kept until that commit is durable. The write commits the
     /// change before its log record (`apply`), so a change is deferred only
-    /// while that write flushes and compacts. Committed at once when free
-    /// space is short.
+    /// while that write flushes and compacts. Committed at once when it
+    /// holds more blocks than the log may take (which bounds the space it
+    /// costs), or when free space is short.
     fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
         self.space.deferred.extend_from_slice(freed);
         self.meta.dirty = true;
-        if self.space.free <= self.space.reserve + self.space.deferred.len() as u32 {
+        let held = self.space.deferred.len();
+        if held > self.max_wal_blocks || self.space.free <= self.space.reserve + held as u32 {
             return self.commit(&[]);
         }
         Ok(())
