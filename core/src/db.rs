@@ -3,15 +3,17 @@
 //!
 //! The commit protocol (see `docs/format.md` for the case analysis):
 //!
-//! 1. New tables and log blocks are written into blocks that the last
-//!    durable manifest does not reference, then made durable with `sync`.
+//! 1. New tables and log blocks are written into blocks that no manifest
+//!    a crash could fall back to references, then made durable with
+//!    `sync`.
 //! 2. A manifest record naming them is appended to the current metadata
-//!    block (or written into a freshly started one), then made durable.
-//! 3. Only then are the blocks the new manifest no longer references
-//!    released for reuse.
+//!    block (or written into a freshly started one). It is not synced: it
+//!    is in force once a later sync returns.
+//! 3. Only after that sync are the blocks the new manifest no longer
+//!    references released for reuse.
 //!
-//! A crash before step 2 completes leaves the old manifest in force, and
-//! everything it references untouched.
+//! A crash before the record is durable leaves an earlier manifest in
+//! force, and everything it references untouched.
 
 use alloc::collections::VecDeque;
 
@@ -286,6 +288,20 @@ struct Space {
     policy: Allocation,
     reserve: u32,
     next_epoch: u64,
+    /// Blocks that a commit not yet known durable stopped naming. The
+    /// durable manifest, or one a crash may still fall back to, may name
+    /// them, so they stay in use until the next sync.
+    pending: Vec<u32>,
+    /// Blocks a change not yet committed (a compaction) stopped naming:
+    /// the last manifest programmed names them. The next commit moves them
+    /// to `pending`.
+    deferred: Vec<u32>,
+    /// No sync since this handle was made. The manifest it mounted may be
+    /// a commit another handle never synced (it closed without `sync`,
+    /// leaving the record in a file's page cache): the blocks that commit
+    /// freed may be named by the manifest a crash would fall back to, so
+    /// no block is reused before a sync.
+    fresh: bool,
 }
 
 impl Space {
@@ -303,9 +319,33 @@ impl Space {
         }
     }
 
+    /// Releases `b` once a sync has made the commit that freed it durable.
+    fn release_after_sync(&mut self, b: u32) {
+        if self.used[b as usize] && !self.pending.contains(&b) {
+            self.pending.push(b);
+        }
+    }
+
+    /// A sync has returned: every commit programmed before it is durable.
+    fn synced(&mut self) {
+        self.fresh = false;
+        for b in core::mem::take(&mut self.pending) {
+            self.release(b);
+        }
+    }
+
+    /// Free blocks, counting those a sync will release.
+    fn available(&self) -> u32 {
+        self.free + self.pending.len() as u32
+    }
+
+    fn can_allocate(&self, internal: bool) -> bool {
+        self.free > 0 && (internal || self.free > self.reserve)
+    }
+
     /// Picks a free block. User writes may not dig into the reserve.
     fn allocate<E>(&mut self, internal: bool) -> core::result::Result<u32, Error<E>> {
-        if self.free == 0 || (!internal && self.free <= self.reserve) {
+        if !self.can_allocate(internal) {
             return Err(Error::Full);
         }
         let n = self.used.len() as u32;
@@ -325,6 +365,28 @@ impl Space {
     }
 }
 
+/// Syncs the device; the blocks that commits programmed before the sync
+/// freed are then released.
+fn sync_device<D: BlockDevice>(io: &mut Io<D>, space: &mut Space) -> Result<(), D> {
+    io.sync()?;
+    space.synced();
+    Ok(())
+}
+
+/// Picks a free block; if none is free but commits have freed some, syncs
+/// to make those commits durable and takes one of their blocks. The first
+/// block a handle takes is taken after a sync (see `Space::fresh`).
+fn allocate_block<D: BlockDevice>(
+    io: &mut Io<D>,
+    space: &mut Space,
+    internal: bool,
+) -> Result<u32, D> {
+    if space.fresh || (!space.can_allocate(internal) && !space.pending.is_empty()) {
+        sync_device(io, space)?;
+    }
+    space.allocate(internal)
+}
+
 /// Erases a free block and writes its header. Returns (block, epoch).
 fn start_block<D: BlockDevice>(
     io: &mut Io<D>,
@@ -333,7 +395,7 @@ fn start_block<D: BlockDevice>(
     kind: BlockKind,
     internal: bool,
 ) -> Result<(u32, u64), D> {
-    let b = space.allocate(internal)?;
+    let b = allocate_block(io, space, internal)?;
     let epoch = space.next_epoch;
     space.next_epoch += 1;
     let mut hdr = vec![0xFF; l.header_len];
@@ -500,9 +562,20 @@ struct MetaState {
     append: Option<(u32, u64, u32)>,
     /// Sequence number of the newest durable commit.
     seq: u64,
+    /// The tables changed since the last commit (a compaction whose commit
+    /// was deferred): the next commit carries the change.
+    dirty: bool,
 }
 
-/// Writes a manifest record, makes it durable, then releases `freed`.
+/// Writes a manifest record; `freed`, the blocks it no longer names, are
+/// released after the next sync.
+///
+/// The record is not synced: it is in force once a later sync returns (a
+/// write with `sync_writes`, [`Db::sync`], the next commit that needs a
+/// sync first, or an allocation that needs the blocks it freed). Until
+/// then a crash may fall back to an earlier commit, whose blocks are
+/// therefore kept. `seals_log`: the record seals log records that may not
+/// be durable yet.
 fn commit_manifest<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
@@ -510,6 +583,7 @@ fn commit_manifest<D: BlockDevice>(
     meta: &mut MetaState,
     m: &ManifestRepr,
     freed: &[u32],
+    seals_log: bool,
 ) -> Result<(), D> {
     let mut payload = Vec::new();
     m.emit(&mut payload);
@@ -532,14 +606,20 @@ fn commit_manifest<D: BlockDevice>(
     // Everything the record names (tables, log records it seals, the new
     // metadata block's header) must be durable before the record itself:
     // a volatile cache may otherwise keep the record and drop the rest.
-    io.sync()?;
-    io.program(block, off, &rec)?;
-    io.sync()?;
+    // Without a program or erase since the last sync (log records apart,
+    // which `seals_log` covers), they are durable already.
+    if seals_log || io.dirty {
+        sync_device(io, space)?;
+    }
+    io.program_record(block, off, &rec)?;
     meta.seq = seq;
     meta.block = Some(block);
     meta.append = Some((block, epoch, off + rec.len() as u32));
-    for b in freed.iter().copied().chain(old_meta) {
-        space.release(b);
+    // The record holds the whole state, deferred changes included.
+    meta.dirty = false;
+    let deferred = core::mem::take(&mut space.deferred);
+    for b in freed.iter().copied().chain(old_meta).chain(deferred) {
+        space.release_after_sync(b);
     }
     Ok(())
 }
@@ -569,7 +649,12 @@ pub struct Db<D: BlockDevice> {
     max_wal_blocks: usize,
     mem: Memtable<Arena>,
     levels: [Vec<Table>; LEVELS],
+    /// The log blocks the manifest names, oldest first: those written to,
+    /// then those started ahead of need.
     wal: Vec<WalRef>,
+    /// How many blocks of `wal` have been written to (the last of them is
+    /// the active one, if any).
+    wal_used: usize,
     /// Where the next log record goes: (block, epoch, offset).
     wal_active: Option<(u32, u64, u32)>,
     /// Sequence number of the last operation written.
@@ -671,6 +756,9 @@ impl<D: BlockDevice> Db<D> {
                 policy: cfg.allocation,
                 reserve,
                 next_epoch: 1,
+                pending: Vec::new(),
+                deferred: Vec::new(),
+                fresh: true,
             },
             io,
             cfg,
@@ -680,6 +768,7 @@ impl<D: BlockDevice> Db<D> {
             mem,
             levels: Default::default(),
             wal: Vec::new(),
+            wal_used: 0,
             wal_active: None,
             last_seq: 0,
             flushed_seq: 0,
@@ -687,6 +776,7 @@ impl<D: BlockDevice> Db<D> {
                 block: None,
                 append: None,
                 seq: 0,
+                dirty: false,
             },
             poisoned: false,
             ops: OpCounts::default(),
@@ -777,7 +867,9 @@ impl<D: BlockDevice> Db<D> {
             }
             r => r?,
         }
-        // The old store's blocks are free from now on.
+        // The new store is in force once its commit is durable; the old
+        // store's blocks are free from then on.
+        db.sync_all()?;
         for (b, used) in old_store.iter().enumerate() {
             if *used && Some(b as u32) != db.meta.block {
                 db.space.release(b as u32);
@@ -793,6 +885,7 @@ impl<D: BlockDevice> Db<D> {
             Ok(()) => Ok(db),
             Err(Error::NotFormatted) => {
                 db.commit(&[])?;
+                db.sync_all()?;
                 Ok(db)
             }
             Err(e) => Err(e),
@@ -869,7 +962,17 @@ impl<D: BlockDevice> Db<D> {
             }
         }
 
-        // The write-ahead log.
+        // Epochs a crash may have left unseen (a header that never became
+        // durable) are never given again.
+        let named = m.wal.iter().map(|w| w.epoch).max().unwrap_or(0);
+        self.space.next_epoch = self.space.next_epoch.max(named + 1);
+
+        // The write-ahead log. Open blocks (no recorded end) are read up to
+        // their first invalid record, and the log ends at the first gap: an
+        // open block whose header does not verify (it was started but never
+        // synced) or a record that does not continue the sequence. Records
+        // past a gap were never synced (a sync makes every record before it
+        // durable too), so no acknowledged write is lost there.
         let mut wal = m.wal;
         let n = wal.len();
         let mut keep = n;
@@ -878,21 +981,27 @@ impl<D: BlockDevice> Db<D> {
             if w.block == meta_block {
                 return Err(Error::corrupted(w.block, "manifest names its own block"));
             }
-            let last = i + 1 == n;
+            let open = w.end == u32::MAX;
+            if keep < n {
+                // Past the end of the log. A sealed block was synced before
+                // the commit that sealed it, and so was every record before.
+                if !open {
+                    return Err(Error::corrupted(w.block, "log ends before a sealed block"));
+                }
+                continue;
+            }
             self.io.read(w.block, 0, &mut buf)?;
             let header = BlockHeader::parse(&buf);
             let valid = header.is_some_and(|h| h.kind == BlockKind::Wal && h.epoch == w.epoch);
             if !valid {
-                if last && w.end == u32::MAX {
-                    // Crashed before the block's header became durable: no
-                    // record was ever acknowledged in it.
-                    log_warn!("log block {} never started; dropped", w.block);
+                if open {
+                    log_warn!("log ends at block {}: header never became durable", w.block);
                     keep = i;
-                    break;
+                    continue;
                 }
                 return Err(Error::corrupted(w.block, "log block header invalid"));
             }
-            let limit = if w.end == u32::MAX {
+            let limit = if open {
                 self.layout.block_size
             } else {
                 w.end as usize
@@ -903,13 +1012,18 @@ impl<D: BlockDevice> Db<D> {
             let mut off = self.layout.header_len;
             while let Some(r) = parse_record(&buf[..limit], off, w.epoch, align) {
                 if r.seq != self.last_seq + 1 {
+                    if open {
+                        log_warn!("log ends in block {}: sequence gap", w.block);
+                        keep = i + 1;
+                        break;
+                    }
                     return Err(Error::corrupted(w.block, "log sequence broken"));
                 }
                 apply_payload::<D>(Some(&mut self.mem), r.payload, w.block)?;
                 self.last_seq = r.seq;
                 off = r.next;
             }
-            if w.end != u32::MAX && off != limit {
+            if !open && off != limit {
                 return Err(Error::corrupted(w.block, "sealed log block truncated"));
             }
             self.space.mark(w.block);
@@ -919,6 +1033,7 @@ impl<D: BlockDevice> Db<D> {
         }
         wal.truncate(keep);
         self.wal = wal;
+        self.wal_used = self.wal.len();
         debug!(
             "mounted: commit {}, {} log blocks, operations up to {} ({} in tables)",
             commit_seq, keep, self.last_seq, self.flushed_seq
@@ -990,9 +1105,15 @@ impl<D: BlockDevice> Db<D> {
         }
     }
 
-    /// Commits the current state (see the module docs), then releases
-    /// `freed`.
+    /// Commits the current state (see the module docs); `freed` is
+    /// released after the next sync.
     fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
+        self.commit_sealing(freed, false)
+    }
+
+    /// As `commit`; `seals_log`: the manifest seals log records that may
+    /// not be durable yet, so the commit syncs first.
+    fn commit_sealing(&mut self, freed: &[u32], seals_log: bool) -> Result<(), D> {
         let m = self.manifest(block_ids(&self.levels));
         let r = commit_manifest(
             &mut self.io,
@@ -1001,7 +1122,43 @@ impl<D: BlockDevice> Db<D> {
             &mut self.meta,
             &m,
             freed,
+            seals_log,
         );
+        self.poison_on_err(r)
+    }
+
+    /// Records a change without committing it: the next commit carries it,
+    /// with its sync before the record covering the new tables. The change
+    /// is a compaction, or a flush a write called for: the manifest in force
+    /// still names the inputs (or the old log) and holds the same data, so
+    /// `freed` is kept until that commit is durable. The write commits the
+    /// change before its log record (`apply`), so a change is deferred only
+    /// while that write flushes and compacts. Committed at once when it
+    /// holds more blocks than the log may take (which bounds the space it
+    /// costs), or when free space is short.
+    fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
+        self.space.deferred.extend_from_slice(freed);
+        self.meta.dirty = true;
+        let held = self.space.deferred.len();
+        if held > self.max_wal_blocks || self.space.free <= self.space.reserve + held as u32 {
+            return self.commit(&[]);
+        }
+        Ok(())
+    }
+
+    /// Commits a deferred change, if any.
+    fn settle(&mut self) -> Result<(), D> {
+        if self.meta.dirty {
+            self.commit(&[])
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Syncs the device, which puts every commit made so far in force and
+    /// releases the blocks they freed.
+    fn sync_all(&mut self) -> Result<(), D> {
+        let r = sync_device(&mut self.io, &mut self.space);
         self.poison_on_err(r)
     }
 
@@ -1085,22 +1242,30 @@ impl<D: BlockDevice> Db<D> {
         // flushed as soon as it holds more than the configured size.)
         if need > self.mem.room()
             || self.mem.bytes().saturating_add(need) > self.cfg.memtable_bytes
-            || self.wal.len() >= self.max_wal_blocks
+            || self.wal_used >= self.max_wal_blocks
         {
             self.flush_and_compact()?;
         }
-        if has_put && self.space.free <= self.space.reserve {
+        if has_put && self.space.available() <= self.space.reserve {
+            // The blocks deferred compactions freed come back first.
+            self.settle()?;
+        }
+        if has_put && self.space.available() <= self.space.reserve {
             // Try to win space back by merging level 0 down; the reserve
             // itself is for deletes, flushes and compaction.
             if !self.levels[0].is_empty() {
                 let total = self.levels[0].len() + self.levels[1].len();
-                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
                 self.compact_level(0, picks)?;
             }
-            if self.space.free <= self.space.reserve {
+            if self.space.available() <= self.space.reserve {
                 return Err(Error::Full);
             }
         }
+        // No log record is written while a change is not committed: the
+        // manifest programmed last names the log blocks the record may go
+        // to. One commit covers the flush and compactions above.
+        self.settle()?;
         let room = |off: u32| off as usize + rec_len <= self.layout.block_size;
         let (block, epoch, off) = match self.wal_active {
             Some((b, e, off)) if room(off) => (b, e, off),
@@ -1121,11 +1286,10 @@ impl<D: BlockDevice> Db<D> {
         debug_assert_eq!(at, FRAME_LEN + plen);
         seal_record(&mut rec, epoch, seq, self.layout.align);
         if self.cfg.sync_writes {
-            let r = self.io.program(block, off, &rec);
+            let r = self.io.program_record(block, off, &rec);
             self.wal_buf = rec;
             self.poison_on_err(r)?;
-            let r = self.io.sync();
-            self.poison_on_err(r)?;
+            self.sync_all()?;
         } else {
             // Buffered: records gather in memory and reach the device in
             // one program per buffer, or at the next sync or commit.
@@ -1163,37 +1327,93 @@ impl<D: BlockDevice> Db<D> {
             return Err(Error::Poisoned);
         }
         let (b, off) = self.log_pending_at;
-        let r = self.io.program(b, off, &self.log_pending);
+        let r = self.io.program_record(b, off, &self.log_pending);
         self.log_pending.clear();
         self.poison_on_err(r)
     }
 
-    /// Starts a new log block and commits it into the manifest.
+    /// Moves the log to its next block. The manifest in force names the
+    /// blocks started ahead of need, so moving into one of them needs no
+    /// commit. When none is left, the active block is sealed and new blocks
+    /// are started and committed (with a sync first: their headers, and the
+    /// sealed records, must be durable before a manifest names them).
     fn new_wal_block(&mut self, internal: bool) -> Result<(u32, u64, u32), D> {
-        // The records the commit seals must be on the device before it.
+        // The records buffered so far belong to the block being left.
         self.write_log_buffer()?;
-        let r = start_block(
-            &mut self.io,
-            &mut self.space,
-            &self.layout,
-            BlockKind::Wal,
-            internal,
-        );
-        let (b, e) = self.poison_on_err(r)?;
-        if let Some((ab, _, off)) = self.wal_active.take() {
-            if let Some(w) = self.wal.iter_mut().find(|w| w.block == ab) {
-                w.end = off;
+        let off = self.layout.header_len as u32;
+        if self.wal_used < self.wal.len() {
+            let w = self.wal[self.wal_used];
+            self.wal_used += 1;
+            self.wal_active = Some((w.block, w.epoch, off));
+            return Ok((w.block, w.epoch, off));
+        }
+        let sealed = self.wal_active.take().map(|(ab, _, end)| {
+            let i = self.wal.iter().position(|w| w.block == ab);
+            if let Some(i) = i {
+                self.wal[i].end = end;
+            }
+            (i, end)
+        });
+        let first = self.wal.len();
+        let want = self
+            .chain_len()
+            .min(self.max_wal_blocks.saturating_sub(self.wal_used))
+            .max(1);
+        let r = self.start_wal_blocks(want, internal);
+        let r = r.and_then(|()| self.commit_sealing(&[], true));
+        if let Err(e) = r {
+            // Named by no record: free again at once.
+            for w in self.wal.drain(first..) {
+                self.space.release(w.block);
+            }
+            if let Some((Some(i), end)) = sealed {
+                self.wal[i].end = u32::MAX;
+                self.wal_active = Some((self.wal[i].block, self.wal[i].epoch, end));
+            }
+            return Err(e);
+        }
+        let w = self.wal[self.wal_used];
+        self.wal_used += 1;
+        self.wal_active = Some((w.block, w.epoch, off));
+        Ok((w.block, w.epoch, off))
+    }
+
+    /// How many log blocks to start ahead of need: as many as a memtable's
+    /// worth of writes takes (its log records are smaller than what the
+    /// memtable charges for them), but at most a quarter of the blocks free
+    /// above the reserve (they are taken from data), and at least one. A
+    /// chain that runs short is extended by one commit.
+    fn chain_len(&self) -> usize {
+        let room = self.layout.block_size - self.layout.header_len;
+        let need = self.cfg.memtable_bytes / room;
+        let spare = self.space.available().saturating_sub(self.space.reserve) / 4;
+        need.min(self.max_wal_blocks).min(spare as usize).max(1)
+    }
+
+    /// Starts up to `n` log blocks (erase, header) at the end of `wal`, at
+    /// least one unless `n` is 0. The first may dig into the reserve if
+    /// `internal`; the others never do, and are simply not started when
+    /// space is short.
+    fn start_wal_blocks(&mut self, n: usize, internal: bool) -> Result<(), D> {
+        for i in 0..n {
+            let r = start_block(
+                &mut self.io,
+                &mut self.space,
+                &self.layout,
+                BlockKind::Wal,
+                internal && i == 0,
+            );
+            match r {
+                Ok((block, epoch)) => self.wal.push(WalRef {
+                    block,
+                    epoch,
+                    end: u32::MAX,
+                }),
+                Err(Error::Full) if i > 0 => break,
+                Err(e) => return self.poison_on_err(Err(e)),
             }
         }
-        self.wal.push(WalRef {
-            block: b,
-            epoch: e,
-            end: u32::MAX,
-        });
-        self.commit(&[])?;
-        let off = self.layout.header_len as u32;
-        self.wal_active = Some((b, e, off));
-        Ok((b, e, off))
+        Ok(())
     }
 
     /// Makes buffered writes durable (only needed with `sync_writes` off).
@@ -1202,16 +1422,26 @@ impl<D: BlockDevice> Db<D> {
             return Err(Error::Poisoned);
         }
         self.write_log_buffer()?;
-        let r = self.io.sync();
-        self.poison_on_err(r)
+        // Compactions not yet committed are committed now: a store
+        // reopened later need not redo them.
+        self.settle()?;
+        self.sync_all()
     }
 
     /// Writes the memtable into level-0 tables and empties the log.
     pub fn flush(&mut self) -> Result<(), D> {
+        self.flush_inner(false)
+    }
+
+    /// As `flush`; `more_writes`: a write follows, so the flush also starts
+    /// the log blocks it will need, named by the flush's own commit.
+    fn flush_inner(&mut self, more_writes: bool) -> Result<(), D> {
         if self.poisoned {
             return Err(Error::Poisoned);
         }
-        if self.mem.is_empty() && self.wal.is_empty() {
+        // Nothing written since the last flush (its log blocks started
+        // ahead of need are unused): nothing to do.
+        if self.mem.is_empty() && self.wal_used == 0 {
             return Ok(());
         }
         // Should the flush fail, the log must still hold every write.
@@ -1238,10 +1468,27 @@ impl<D: BlockDevice> Db<D> {
         self.levels[0].extend(old_l0);
         let freed: Vec<u32> = self.wal.iter().map(|w| w.block).collect();
         self.wal.clear();
+        self.wal_used = 0;
         self.wal_active = None;
         let saved_flushed = self.flushed_seq;
         self.flushed_seq = self.last_seq;
-        if let Err(e) = self.commit(&freed) {
+        // Best effort: without them, the next write starts and commits one.
+        let n = if more_writes { self.chain_len() } else { 0 };
+        let r = self.start_wal_blocks(n, false);
+        let r = match r {
+            Err(Error::Full) => Ok(()),
+            r => r,
+        };
+        // A flush a write called for is committed with the compactions that
+        // follow it, before that write's record (see `apply`).
+        let r = r.and_then(|()| {
+            if more_writes {
+                self.commit_later(&freed)
+            } else {
+                self.commit(&freed)
+            }
+        });
+        if let Err(e) = r {
             // Poisoned by now; keep the in-memory view readable.
             self.flushed_seq = saved_flushed;
             return Err(e);
@@ -1288,7 +1535,7 @@ impl<D: BlockDevice> Db<D> {
     }
 
     fn flush_and_compact(&mut self) -> Result<(), D> {
-        self.flush()?;
+        self.flush_inner(true)?;
         self.maybe_compact()
     }
 
@@ -1320,7 +1567,7 @@ impl<D: BlockDevice> Db<D> {
             let l0_trigger = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
             // Short of space, merge level 0 down at once: it holds the
             // shadowed values and tombstones that free space.
-            let tight = self.space.free <= self.space.reserve;
+            let tight = self.space.available() <= self.space.reserve;
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
             // hold at most half as much as it does.
@@ -1333,7 +1580,7 @@ impl<D: BlockDevice> Db<D> {
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
             let done = if !self.levels[0].is_empty() && l0_due {
                 let total = self.levels[0].len() + self.levels[1].len();
-                let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
+                let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
                 self.compact_level(0, picks)?
             } else if let Some(lvl) = (1..LEVELS - 1).find(|&l| {
                 self.level_bytes(l) > self.level_target(l)
@@ -1408,15 +1655,19 @@ impl<D: BlockDevice> Db<D> {
             let tail = self.levels[out_lvl].split_off(o_start);
             self.levels[out_lvl].extend(moved);
             self.levels[out_lvl].extend(tail);
-            self.commit(&[])?;
+            self.commit_later(&[])?;
             self.ops.compactions += 1;
             return Ok(true);
         }
 
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
-        let incremental = self.space.free < inputs as u32 + 2;
-        if incremental && self.space.free < CUT_FREE_BLOCKS {
+        if !self.space.deferred.is_empty() && self.space.available() < inputs as u32 + 2 {
+            // The blocks earlier compactions freed are needed.
+            self.settle()?;
+        }
+        let incremental = self.space.available() < inputs as u32 + 2;
+        if incremental && self.space.available() < CUT_FREE_BLOCKS {
             return Ok(false);
         }
         let levels = core::mem::take(&mut self.levels);
@@ -1458,7 +1709,10 @@ impl<D: BlockDevice> Db<D> {
                     let r = &runs[below];
                     let at_table_start =
                         r.ti < overlap && r.key() == Some(inputs_below[r.ti].smallest.as_slice());
-                    if at_table_start && r.ti > released && self.space.free <= CUT_FREE_BLOCKS {
+                    if at_table_start
+                        && r.ti > released
+                        && self.space.available() <= CUT_FREE_BLOCKS
+                    {
                         if !builder.is_empty() {
                             let full = core::mem::replace(&mut builder, TableBuilder::new(l));
                             write_table(&mut self.io, &mut self.space, full, &mut out)?;
@@ -1481,6 +1735,7 @@ impl<D: BlockDevice> Db<D> {
                             &mut self.meta,
                             &m,
                             &freed,
+                            false,
                         )?;
                         committed_out = out.len();
                         released = r.ti;
@@ -1557,7 +1812,7 @@ impl<D: BlockDevice> Db<D> {
         for i in picks_sorted {
             freed.push(self.levels[lvl].remove(i).block);
         }
-        self.commit(&freed)?;
+        self.commit_later(&freed)?;
         self.ops.compactions += 1;
         debug!(
             "compacted level {} into {}: {} blocks released",
@@ -1593,14 +1848,15 @@ impl<D: BlockDevice> Db<D> {
         for lvl in 0..deepest {
             while !self.levels[lvl].is_empty() {
                 let total: usize = self.levels[lvl].len() + self.levels[lvl + 1].len();
-                let all = (self.space.free as usize) >= total + 2;
+                let all = (self.space.available() as usize) >= total + 2;
                 let picks = self.picks_for(lvl, all);
                 if !self.compact_level(lvl, picks)? {
                     return Err(Error::Full);
                 }
             }
         }
-        Ok(())
+        // One commit for every merge made.
+        self.settle()
     }
 
     fn lookup<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, D> {
@@ -1800,8 +2056,8 @@ impl<D: BlockDevice> Db<D> {
             syncs: c.syncs,
             table_block_reads: self.ops.table_block_reads,
             tables_per_level,
-            blocks_in_use: self.io.geo.block_count - self.space.free,
-            blocks_free: self.space.free,
+            blocks_in_use: self.io.geo.block_count - self.space.available(),
+            blocks_free: self.space.available(),
             block_size: self.io.geo.block_size,
             block_count: self.io.geo.block_count,
             memtable_bytes: self.mem.bytes(),
@@ -1937,12 +2193,21 @@ impl<D: BlockDevice> Db<D> {
             }
             rep.blocks_checked += 1;
         }
+        // Blocks freed by commits not yet synced, or by compactions not yet
+        // committed, stay in use, named by nothing the store holds now.
+        for &b in self.space.pending.iter().chain(&self.space.deferred) {
+            if owner.get(b as usize).copied().unwrap_or(true) {
+                rep.found(b, "block awaits release but is referenced");
+            }
+        }
         let used = self.space.used.iter().filter(|u| **u).count();
-        let claimed = owner.iter().filter(|u| **u).count();
+        let claimed = owner.iter().filter(|u| **u).count()
+            + self.space.pending.len()
+            + self.space.deferred.len();
         if used != claimed {
             rep.found(
                 u32::MAX,
-                "blocks marked in use differ from blocks referenced",
+                "blocks marked in use differ from blocks referenced or awaiting release",
             );
         }
         self.ops.table_block_reads += cx.reads;

@@ -5,6 +5,11 @@
 //! `docs/format.md` draws each structure byte by byte.
 
 /// The on-media format version written into every block header.
+///
+/// Version 2: data blocks end with restart points (a lookup binary-searches
+/// a data block), and a manifest may name several open log blocks, started
+/// ahead of need, the log ending at the first gap. A store of another
+/// version is refused with [`crate::Error::UnsupportedVersion`].
 pub const FORMAT_VERSION: u16 = 2;
 
 /// Magic bytes at the start of every block cairn has written.

@@ -27,6 +27,11 @@ pub(crate) struct Io<D: BlockDevice> {
     pub dev: Option<D>,
     pub geo: Geometry,
     pub counters: IoCounters,
+    /// Something other than log records was programmed or erased since
+    /// the last successful sync: a table, or a log or metadata block's
+    /// header. While this is false, everything a commit could name is
+    /// durable (log records are tracked by the commit itself).
+    pub dirty: bool,
 }
 
 impl<D: BlockDevice> Io<D> {
@@ -36,6 +41,7 @@ impl<D: BlockDevice> Io<D> {
             dev: Some(dev),
             geo,
             counters: IoCounters::default(),
+            dirty: false,
         }
     }
 
@@ -52,20 +58,39 @@ impl<D: BlockDevice> Io<D> {
         debug_assert_eq!(data.len() as u32 % self.geo.program_size, 0);
         self.counters.programs += 1;
         self.counters.bytes_programmed += data.len() as u64;
+        self.dirty = true;
         self.device()?
             .program(block, off, data)
             .map_err(Error::Device)
     }
 
+    /// Programs log records, or a manifest record: structures whose
+    /// durability the commit protocol tracks itself, so they leave
+    /// [`Io::dirty`] as it was.
+    pub fn program_record(
+        &mut self,
+        block: u32,
+        off: u32,
+        data: &[u8],
+    ) -> Result<(), Error<D::Error>> {
+        let dirty = self.dirty;
+        let r = self.program(block, off, data);
+        self.dirty = dirty;
+        r
+    }
+
     pub fn erase(&mut self, block: u32) -> Result<(), Error<D::Error>> {
         self.check(block, 0, 0)?;
         self.counters.erases += 1;
+        self.dirty = true;
         self.device()?.erase(block).map_err(Error::Device)
     }
 
     pub fn sync(&mut self) -> Result<(), Error<D::Error>> {
         self.counters.syncs += 1;
-        self.device()?.sync().map_err(Error::Device)
+        self.device()?.sync().map_err(Error::Device)?;
+        self.dirty = false;
+        Ok(())
     }
 
     fn device(&mut self) -> Result<&mut D, Error<D::Error>> {

@@ -17,10 +17,11 @@
 //! engine directly, open a [`FileDevice`] and hand it to
 //! [`cairn_core::Db`].
 //!
-//! Linux is the primary platform: there, erasing a block punches a hole in
-//! the file, and the file is locked with `flock` against a second opener.
-//! Other Unix systems lock the same way and erase by writing zeros; on other
-//! platforms the file is not locked.
+//! Linux is the primary platform: there, an erased block that stays mostly
+//! unwritten until the next sync becomes a hole in the file, and the file is
+//! locked with `flock` against a second opener. Other Unix systems lock the
+//! same way and erase by writing zeros; on other platforms the file is not
+//! locked.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
