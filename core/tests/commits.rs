@@ -26,22 +26,29 @@ fn until_first_flush(db: &mut Db<RamDevice>) -> u32 {
     i
 }
 
-#[test]
-fn buffered_writes_move_through_log_blocks_without_syncing() {
-    let mut db = Db::format(RamDevice::new(4096, 256, 4), config(false)).unwrap();
-    let start = until_first_flush(&mut db);
+/// Writes about three log blocks of records (less than a memtable) after
+/// the first flush; returns the keys written in all, the number written
+/// last, and the sync count before and after those.
+fn three_log_blocks(db: &mut Db<RamDevice>) -> (u32, u32, u64, u64) {
+    let start = until_first_flush(db);
     let before = db.stats();
-    // About three log blocks of records, less than a memtable.
     let n = 3 * 4096 / value(0).len() as u32;
     for i in start..start + n {
         db.put(format!("k{i:05}").as_bytes(), &value(i)).unwrap();
     }
     let after = db.stats();
     assert_eq!(after.flushes, before.flushes, "no flush in between");
-    assert_eq!(after.syncs, before.syncs, "no sync while writing the log");
+    (start + n, n, before.syncs, after.syncs)
+}
+
+#[test]
+fn buffered_writes_move_through_log_blocks_without_syncing() {
+    let mut db = Db::format(RamDevice::new(4096, 256, 4), config(false)).unwrap();
+    let (total, _, before, after) = three_log_blocks(&mut db);
+    assert_eq!(after, before, "no sync while writing the log");
     db.sync().unwrap();
     let mut db = Db::open(db.into_device(), config(false)).unwrap();
-    for i in 0..start + n {
+    for i in 0..total {
         assert_eq!(
             db.get_vec(format!("k{i:05}").as_bytes()).unwrap(),
             Some(value(i)),
@@ -54,15 +61,8 @@ fn buffered_writes_move_through_log_blocks_without_syncing() {
 #[test]
 fn durable_writes_sync_once_each_across_log_blocks() {
     let mut db = Db::format(RamDevice::new(4096, 256, 4), config(true)).unwrap();
-    let start = until_first_flush(&mut db);
-    let before = db.stats();
-    let n = 3 * 4096 / value(0).len() as u32;
-    for i in start..start + n {
-        db.put(format!("k{i:05}").as_bytes(), &value(i)).unwrap();
-    }
-    let after = db.stats();
-    assert_eq!(after.flushes, before.flushes, "no flush in between");
-    assert_eq!(after.syncs - before.syncs, n as u64, "one sync per write");
+    let (_, n, before, after) = three_log_blocks(&mut db);
+    assert_eq!(after - before, n as u64, "one sync per write");
 }
 
 #[test]
