@@ -1346,7 +1346,13 @@ impl<D: BlockDevice> Db<D> {
                     i = 0;
                 }
                 self.compact_ptr[lvl] = tables[i].largest.clone();
-                self.compact_level(lvl, vec![i])?
+                if deepest == Some(lvl) {
+                    // The deepest level outgrew its budget: it moves down
+                    // whole, in one commit, rather than table by table.
+                    self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
+                } else {
+                    self.compact_level(lvl, vec![i])?
+                }
             } else {
                 return Ok(());
             };
@@ -1397,7 +1403,29 @@ impl<D: BlockDevice> Db<D> {
         let full_enough = picks
             .iter()
             .all(|&i| self.levels[lvl][i].used_bytes() * 4 >= self.layout.block_size as u64 * 3);
-        if o_start == o_end && picked_disjoint && (full_enough || picks.len() == 1 && lvl > 0) {
+        // (Tables of deeper levels are merge outputs: moved whatever their
+        // fill.)
+        if o_start == o_end && picked_disjoint && (full_enough || lvl > 0) {
+            // They go as deep as they overlap nothing, down to the deepest
+            // level holding data: keys written in increasing order reach
+            // the bottom in one move, not one per level.
+            let deepest = (1..LEVELS)
+                .rev()
+                .find(|&l| !self.levels[l].is_empty())
+                .unwrap_or(0);
+            let mut dest = out_lvl;
+            while dest < deepest {
+                let row = &self.levels[dest + 1];
+                let clear = picks.iter().all(|&i| {
+                    let t = &self.levels[lvl][i];
+                    let at = row.partition_point(|b| b.largest < t.smallest);
+                    at == row.len() || row[at].smallest > t.largest
+                });
+                if !clear {
+                    break;
+                }
+                dest += 1;
+            }
             let mut picks_sorted = picks.clone();
             sort_by(&mut picks_sorted, |a, b| a > b);
             let mut moved: Vec<Table> = picks_sorted
@@ -1405,9 +1433,10 @@ impl<D: BlockDevice> Db<D> {
                 .map(|&i| self.levels[lvl].remove(i))
                 .collect();
             sort_by(&mut moved, |a, b| a.smallest < b.smallest);
-            let tail = self.levels[out_lvl].split_off(o_start);
-            self.levels[out_lvl].extend(moved);
-            self.levels[out_lvl].extend(tail);
+            let at = self.levels[dest].partition_point(|t| t.largest < moved[0].smallest);
+            let tail = self.levels[dest].split_off(at);
+            self.levels[dest].extend(moved);
+            self.levels[dest].extend(tail);
             self.commit(&[])?;
             self.ops.compactions += 1;
             return Ok(true);
