@@ -1330,15 +1330,33 @@ impl<D: BlockDevice> Db<D> {
                 let bottom = deepest.map_or(0, |d| self.level_bytes(d));
                 upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom
             };
-            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
-            let done = if !self.levels[0].is_empty() && l0_due {
+            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
+            let lvl = if !self.levels[0].is_empty() && l0_due {
+                0
+            } else if let Some(l) =
+                (1..LEVELS - 1).find(|&l| self.level_bytes(l) > self.level_target(l))
+            {
+                l
+            } else if upper_heavy {
+                // Only a merge into the deepest level shrinks the levels
+                // above it: drain the lowest of them holding data.
+                let d = deepest.unwrap_or(LEVELS);
+                match (0..d).rev().find(|&l| !self.levels[l].is_empty()) {
+                    Some(l) => l,
+                    None => return Ok(()),
+                }
+            } else {
+                return Ok(());
+            };
+            let done = if lvl == 0 {
                 let total = self.levels[0].len() + self.levels[1].len();
                 let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
                 self.compact_level(0, picks)?
-            } else if let Some(lvl) = (1..LEVELS - 1).find(|&l| {
-                self.level_bytes(l) > self.level_target(l)
-                    || (upper_heavy && deepest.is_some_and(|d| l < d) && !self.levels[l].is_empty())
-            }) {
+            } else if deepest == Some(lvl) {
+                // The deepest level outgrew its budget: it moves down whole,
+                // in one commit, rather than table by table.
+                self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
+            } else {
                 let ptr = &self.compact_ptr[lvl];
                 let tables = &self.levels[lvl];
                 let mut i = tables.partition_point(|t| t.smallest.as_slice() <= ptr.as_slice());
@@ -1346,15 +1364,7 @@ impl<D: BlockDevice> Db<D> {
                     i = 0;
                 }
                 self.compact_ptr[lvl] = tables[i].largest.clone();
-                if deepest == Some(lvl) {
-                    // The deepest level outgrew its budget: it moves down
-                    // whole, in one commit, rather than table by table.
-                    self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
-                } else {
-                    self.compact_level(lvl, vec![i])?
-                }
-            } else {
-                return Ok(());
+                self.compact_level(lvl, vec![i])?
             };
             if !done {
                 return Ok(());

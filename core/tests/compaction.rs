@@ -62,3 +62,34 @@ fn keys_written_in_order_reach_one_level_without_rewrites() {
     }
     assert!(db.check().unwrap().is_ok());
 }
+
+#[test]
+fn random_overwrites_stay_readable() {
+    let (dev, cfg) = flash();
+    let mut db = Db::format(dev, cfg.clone()).unwrap();
+    const KEYS: u32 = 4000;
+    let mut latest = vec![None; KEYS as usize];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for round in 0..40_000 {
+        let i = rng.below(KEYS);
+        if rng.below(4) == 0 {
+            db.delete(&key(i)).unwrap();
+            latest[i as usize] = None;
+        } else {
+            db.put(&key(i), &value(i, round)).unwrap();
+            latest[i as usize] = Some(round);
+        }
+    }
+    let s = db.stats();
+    eprintln!(
+        "write amplification {:.2}, tables per level {:?}",
+        s.write_amplification(),
+        s.tables_per_level
+    );
+    let mut db = Db::open(db.into_device(), cfg).unwrap();
+    for (i, r) in latest.iter().enumerate() {
+        let got = db.get_vec(&key(i as u32)).unwrap();
+        assert_eq!(got, r.map(|r| value(i as u32, r).to_vec()), "key {i}");
+    }
+    assert!(db.check().unwrap().is_ok());
+}
