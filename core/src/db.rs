@@ -1296,12 +1296,45 @@ impl<D: BlockDevice> Db<D> {
         self.levels[lvl].iter().map(|t| t.used_bytes()).sum()
     }
 
-    fn level_target(&self, lvl: usize) -> u64 {
-        let mut t = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
-        for _ in 1..lvl {
-            t = t.saturating_mul(self.cfg.level_size_multiplier as u64);
+    /// Byte budgets of the levels (level 0's is unused: it has its
+    /// trigger).
+    ///
+    /// Level 1 holds `memtable_bytes * l0_compaction_trigger`, and level
+    /// `n` that times `level_size_multiplier^(n - 1)`; past its budget, the
+    /// deepest level holding data moves down whole. The levels between
+    /// level 1 and the deepest are sized from the data actually in the
+    /// deepest (as RocksDB's `level_compaction_dynamic_level_bytes`): one
+    /// ratio, at most the multiplier, takes level 1 to the deepest level's
+    /// size. A byte moving down a level costs about that ratio in rewrites,
+    /// so a tree whose bottom holds 3.5 times its middle no longer pays
+    /// 10 times on the way into that middle.
+    fn level_targets(&self) -> [u64; LEVELS] {
+        let base = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
+        let m = self.cfg.level_size_multiplier as u64;
+        let mut targets = [base; LEVELS];
+        for l in 2..LEVELS {
+            targets[l] = targets[l - 1].saturating_mul(m);
         }
-        t
+        let deepest = (1..LEVELS)
+            .rev()
+            .find(|&l| !self.levels[l].is_empty())
+            .unwrap_or(0);
+        if deepest < 3 {
+            return targets;
+        }
+        // The ratio in sixteenths: the least that takes level 1 to the
+        // deepest level's size in `deepest - 1` steps.
+        let bottom = self.level_bytes(deepest) as u128;
+        let grown =
+            |r16: u64, steps: usize| (0..steps).fold(base as u128, |t, _| t * r16 as u128 / 16);
+        let mut r16 = 16;
+        while r16 < 16 * m && grown(r16, deepest - 1) < bottom {
+            r16 += 1;
+        }
+        for (l, t) in targets.iter_mut().enumerate().take(deepest).skip(2) {
+            *t = grown(r16, l - 1).min(u64::MAX as u128) as u64;
+        }
+        targets
     }
 
     /// Runs compactions until every level is within its budget, or until
@@ -1331,11 +1364,10 @@ impl<D: BlockDevice> Db<D> {
                 upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom
             };
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
+            let targets = self.level_targets();
             let lvl = if !self.levels[0].is_empty() && l0_due {
                 0
-            } else if let Some(l) =
-                (1..LEVELS - 1).find(|&l| self.level_bytes(l) > self.level_target(l))
-            {
+            } else if let Some(l) = (1..LEVELS - 1).find(|&l| self.level_bytes(l) > targets[l]) {
                 l
             } else if upper_heavy {
                 // Only a merge into the deepest level shrinks the levels
