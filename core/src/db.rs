@@ -476,6 +476,9 @@ fn sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
 /// metadata block.
 const CUT_FREE_BLOCKS: u32 = 3;
 
+/// Most tables of a level below 0 merged down together.
+const MAX_RUN_PICKS: usize = 4;
+
 /// The run holding the smallest current key, and that key; on a tie the
 /// first such run, which has priority (it holds the newer data).
 fn smallest<'a>(runs: &'a [RunCursor<'_>]) -> Option<(usize, &'a [u8])> {
@@ -588,7 +591,6 @@ pub struct Db<D: BlockDevice> {
     log_pending_at: (u32, u32),
     log_buffer_limit: usize,
     cache: BlockCache,
-    compact_ptr: [Vec<u8>; LEVELS],
 }
 
 impl<D: BlockDevice> Db<D> {
@@ -696,7 +698,6 @@ impl<D: BlockDevice> Db<D> {
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
             cache: BlockCache::new(cache_bytes),
-            compact_ptr: Default::default(),
         })
     }
 
@@ -1357,24 +1358,24 @@ impl<D: BlockDevice> Db<D> {
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
             // hold at most half as much as it does.
-            let upper_heavy = {
-                let d = deepest.unwrap_or(LEVELS);
-                let upper: u64 = (0..d).map(|l| self.level_bytes(l)).sum();
-                let bottom = deepest.map_or(0, |d| self.level_bytes(d));
-                upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom
-            };
+            let upper: u64 = (0..deepest.unwrap_or(LEVELS))
+                .map(|l| self.level_bytes(l))
+                .sum();
+            let bottom = deepest.map_or(0, |d| self.level_bytes(d));
+            let upper_heavy = upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom;
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
             let targets = self.level_targets();
-            let lvl = if !self.levels[0].is_empty() && l0_due {
-                0
+            // The level to compact, and how many bytes should leave it.
+            let (lvl, excess) = if !self.levels[0].is_empty() && l0_due {
+                (0, 0)
             } else if let Some(l) = (1..LEVELS - 1).find(|&l| self.level_bytes(l) > targets[l]) {
-                l
+                (l, self.level_bytes(l) - targets[l])
             } else if upper_heavy {
                 // Only a merge into the deepest level shrinks the levels
                 // above it: drain the lowest of them holding data.
                 let d = deepest.unwrap_or(LEVELS);
                 match (0..d).rev().find(|&l| !self.levels[l].is_empty()) {
-                    Some(l) => l,
+                    Some(l) => (l, upper - bottom / 2),
                     None => return Ok(()),
                 }
             } else {
@@ -1389,20 +1390,54 @@ impl<D: BlockDevice> Db<D> {
                 // in one commit, rather than table by table.
                 self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
             } else {
-                let ptr = &self.compact_ptr[lvl];
                 let tables = &self.levels[lvl];
-                let mut i = tables.partition_point(|t| t.smallest.as_slice() <= ptr.as_slice());
-                if i >= tables.len() {
-                    i = 0;
-                }
-                self.compact_ptr[lvl] = tables[i].largest.clone();
-                self.compact_level(lvl, vec![i])?
+                let per_table = self.level_bytes(lvl) / tables.len() as u64;
+                let want = excess.div_ceil(per_table.max(1));
+                let picks = self.least_overlapping_run(lvl, want as usize);
+                self.compact_level(lvl, picks)?
             };
             if !done {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// The tables of level `lvl` to merge into the next: the run of at most
+    /// `want` adjacent tables (at least one, at most [`MAX_RUN_PICKS`]) that
+    /// overlaps the fewest bytes of the next level per byte it holds, as
+    /// RocksDB's `kMinOverlappingRatio`. Merging a run rather than one table
+    /// at a time rewrites each table of the next level at its ends once,
+    /// not twice, and commits once. A run of more than one table is taken
+    /// only if its merge fits the free blocks without committing as it goes.
+    fn least_overlapping_run(&self, lvl: usize, want: usize) -> Vec<usize> {
+        let row = &self.levels[lvl];
+        let below = &self.levels[lvl + 1];
+        let want = want.clamp(1, MAX_RUN_PICKS).min(row.len());
+        for k in (1..=want).rev() {
+            // (start, bytes overlapped below, bytes of the run)
+            let mut best: Option<(usize, u64, u64)> = None;
+            for a in 0..=row.len() - k {
+                let (lo, hi) = (&row[a].smallest, &row[a + k - 1].largest);
+                let s = below.partition_point(|t| t.largest < *lo);
+                let e = below.partition_point(|t| t.smallest <= *hi).max(s);
+                if k > 1 && (k + (e - s) + 2) as u64 > self.space.free as u64 {
+                    continue;
+                }
+                let over: u64 = below[s..e].iter().map(|t| t.used_bytes()).sum();
+                let own: u64 = row[a..a + k].iter().map(|t| t.used_bytes()).sum();
+                let better = best.is_none_or(|(_, bo, bw)| {
+                    (over as u128) * (bw as u128) < (bo as u128) * (own as u128)
+                });
+                if better {
+                    best = Some((a, over, own));
+                }
+            }
+            if let Some((a, ..)) = best {
+                return (a..a + k).collect();
+            }
+        }
+        vec![0]
     }
 
     /// Merges the tables `picks` of level `lvl` (in priority order) with
