@@ -1091,12 +1091,16 @@ impl<D: BlockDevice> Db<D> {
             self.flush_and_compact()?;
         }
         if has_put && self.space.free <= self.space.reserve {
-            // Try to win space back by merging level 0 down; the reserve
-            // itself is for deletes, flushes and compaction.
-            if !self.levels[0].is_empty() {
+            // Try to win space back by merging level 0 down (table by table
+            // while space is short: moving one may free nothing, merging the
+            // next may); the reserve itself is for deletes, flushes and
+            // compaction.
+            while !self.levels[0].is_empty() && self.space.free <= self.space.reserve {
                 let total = self.levels[0].len() + self.levels[1].len();
                 let picks = self.picks_for(0, (self.space.free as usize) >= total + 2);
-                self.compact_level(0, picks)?;
+                if !self.compact_level(0, picks)? {
+                    break;
+                }
             }
             if self.space.free <= self.space.reserve {
                 return Err(Error::Full);
@@ -1462,8 +1466,8 @@ impl<D: BlockDevice> Db<D> {
             }
         };
         let dst = &self.levels[out_lvl];
-        let o_start = dst.partition_point(|t| t.largest < lo);
-        let o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
+        let mut o_start = dst.partition_point(|t| t.largest < lo);
+        let mut o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
 
         // Tables that overlap nothing below move down without a rewrite.
         let picked_disjoint = {
@@ -1475,50 +1479,22 @@ impl<D: BlockDevice> Db<D> {
             sort_by(&mut ranges, |a, b| a < b);
             ranges.windows(2).all(|w| w[0].1 < w[1].0)
         };
-        // ...unless they are mostly empty (small flushes): then merging packs
-        // them into full blocks.
-        let full_enough = picks
-            .iter()
-            .all(|&i| self.levels[lvl][i].used_bytes() * 4 >= self.layout.block_size as u64 * 3);
-        // (Tables of deeper levels are merge outputs: moved whatever their
-        // fill.)
-        if o_start == o_end && picked_disjoint && (full_enough || lvl > 0) {
-            // They go as deep as they overlap nothing, down to the deepest
-            // level holding data: keys written in increasing order reach
-            // the bottom in one move, not one per level.
-            let deepest = (1..LEVELS)
-                .rev()
-                .find(|&l| !self.levels[l].is_empty())
-                .unwrap_or(0);
-            let mut dest = out_lvl;
-            while dest < deepest {
-                let row = &self.levels[dest + 1];
-                let clear = picks.iter().all(|&i| {
-                    let t = &self.levels[lvl][i];
-                    let at = row.partition_point(|b| b.largest < t.smallest);
-                    at == row.len() || row[at].smallest > t.largest
-                });
-                if !clear {
-                    break;
-                }
-                dest += 1;
+        // ...unless they are mostly empty (small flushes, the last output
+        // of a merge) and something packs with them: other picks, or a
+        // mostly empty table next to them below, merged in.
+        let block_size = self.layout.block_size as u64;
+        let partial = |t: &Table| t.used_bytes() * 4 < block_size * 3;
+        let full_enough = picks.iter().all(|&i| !partial(&self.levels[lvl][i]));
+        if o_start == o_end && picked_disjoint {
+            let left = o_start > 0 && partial(&dst[o_start - 1]);
+            let right = o_end < dst.len() && partial(&dst[o_end]);
+            if !full_enough && (left || right) {
+                o_start -= left as usize;
+                o_end += right as usize;
+            } else if full_enough || picks.len() == 1 || lvl > 0 {
+                return self.move_down(lvl, picks, full_enough);
             }
-            let mut picks_sorted = picks.clone();
-            sort_by(&mut picks_sorted, |a, b| a > b);
-            let mut moved: Vec<Table> = picks_sorted
-                .iter()
-                .map(|&i| self.levels[lvl].remove(i))
-                .collect();
-            sort_by(&mut moved, |a, b| a.smallest < b.smallest);
-            let at = self.levels[dest].partition_point(|t| t.largest < moved[0].smallest);
-            let tail = self.levels[dest].split_off(at);
-            self.levels[dest].extend(moved);
-            self.levels[dest].extend(tail);
-            self.commit(&[])?;
-            self.ops.compactions += 1;
-            return Ok(true);
         }
-
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
         let incremental = self.space.free < inputs as u32 + 2;
@@ -1671,6 +1647,46 @@ impl<D: BlockDevice> Db<D> {
             out_lvl,
             freed.len()
         );
+        Ok(true)
+    }
+
+    /// Moves the tables `picks` of level `lvl`, which overlap nothing in
+    /// the next level, down without a rewrite. Full tables go as deep as
+    /// they overlap nothing, down to the deepest level holding data: keys
+    /// written in increasing order reach the bottom in one move, not one
+    /// per level. Others go one level down, where later merges can pack
+    /// them.
+    fn move_down(&mut self, lvl: usize, picks: Vec<usize>, deep: bool) -> Result<bool, D> {
+        let deepest = (1..LEVELS)
+            .rev()
+            .find(|&l| !self.levels[l].is_empty())
+            .unwrap_or(0);
+        let mut dest = lvl + 1;
+        while deep && dest < deepest {
+            let row = &self.levels[dest + 1];
+            let clear = picks.iter().all(|&i| {
+                let t = &self.levels[lvl][i];
+                let at = row.partition_point(|b| b.largest < t.smallest);
+                at == row.len() || row[at].smallest > t.largest
+            });
+            if !clear {
+                break;
+            }
+            dest += 1;
+        }
+        let mut picks_sorted = picks.clone();
+        sort_by(&mut picks_sorted, |a, b| a > b);
+        let mut moved: Vec<Table> = picks_sorted
+            .iter()
+            .map(|&i| self.levels[lvl].remove(i))
+            .collect();
+        sort_by(&mut moved, |a, b| a.smallest < b.smallest);
+        let at = self.levels[dest].partition_point(|t| t.largest < moved[0].smallest);
+        let tail = self.levels[dest].split_off(at);
+        self.levels[dest].extend(moved);
+        self.levels[dest].extend(tail);
+        self.commit(&[])?;
+        self.ops.compactions += 1;
         Ok(true)
     }
 
