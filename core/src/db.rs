@@ -1324,6 +1324,17 @@ impl<D: BlockDevice> Db<D> {
             .rev()
             .find(|&l| !self.levels[l].is_empty())
             .unwrap_or(0);
+        if deepest == 2 {
+            // Level 1 no larger than the space bound leaves room for: levels
+            // 0 and 1 may hold half of level 2, and level 0 fills to 3/4
+            // of its trigger before it merges. A larger level 1 would only
+            // be drained early by the bound, merging down more often.
+            let bottom = self.level_bytes(2);
+            if bottom >= base {
+                let room = (bottom / 2).saturating_sub(base / 4 * 3);
+                targets[1] = base.min(room.max(self.cfg.memtable_bytes as u64));
+            }
+        }
         if deepest < 3 {
             return targets;
         }
@@ -1361,12 +1372,15 @@ impl<D: BlockDevice> Db<D> {
             let tight = self.space.free <= self.space.reserve;
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
-            // hold at most half as much as it does.
+            // hold at most half as much as it does, once it holds a level
+            // 1's worth (a smaller store is a few blocks whatever its shape).
             let upper: u64 = (0..deepest.unwrap_or(LEVELS))
                 .map(|l| self.level_bytes(l))
                 .sum();
             let bottom = deepest.map_or(0, |d| self.level_bytes(d));
-            let upper_heavy = upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom;
+            let upper_heavy = upper >= self.cfg.memtable_bytes as u64
+                && upper * 2 > bottom
+                && bottom >= l0_trigger;
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
             let targets = self.level_targets();
             // The level to compact, and how many bytes should leave it.

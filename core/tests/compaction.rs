@@ -93,3 +93,24 @@ fn random_overwrites_stay_readable() {
     }
     assert!(db.check().unwrap().is_ok());
 }
+
+#[test]
+fn a_small_store_merges_level_0_once_it_reaches_its_trigger() {
+    let (dev, cfg) = flash();
+    let mut db = Db::format(dev, cfg).unwrap();
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for round in 0..20_000 {
+        let i = rng.below(100);
+        db.put(&key(i), &value(i, round)).unwrap();
+    }
+    // 100 keys make about 5 KiB of tables, less than level 1's budget
+    // (16 KiB): level 0 merges once it holds 3/4 of its trigger (about
+    // four flushes), not whenever it outweighs half the level below.
+    let s = db.stats();
+    assert!(
+        s.compactions * 3 <= s.flushes,
+        "{} compactions for {} flushes",
+        s.compactions,
+        s.flushes
+    );
+}
