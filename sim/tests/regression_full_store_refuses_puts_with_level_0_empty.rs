@@ -41,8 +41,8 @@ fn regression_full_store_refuses_puts_with_level_0_empty() {
         let s = db.stats();
         db.put(b"after-format", b"1").unwrap_or_else(|e| {
             panic!(
-                "seed {seed}: {e}; {} blocks free, tables per level {:?}, {} table bytes",
-                s.blocks_free, s.tables_per_level, s.table_bytes
+                "seed {seed}: {e}; {} blocks free, tables per level {:?}, {} table bytes, {} log blocks",
+                s.blocks_free, s.tables_per_level, s.table_bytes, s.wal_blocks
             )
         });
     }
