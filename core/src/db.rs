@@ -79,7 +79,9 @@ pub struct Config {
     /// Level 0 is merged into level 1 once it holds this many memtables'
     /// worth of tables.
     pub l0_compaction_trigger: usize,
-    /// Each level below 1 may hold this many times the one above.
+    /// Each level below 1 may hold at most this many times the one above
+    /// (the levels between level 1 and the deepest are sized from the data
+    /// in the deepest; see `docs/embedded.md`).
     pub level_size_multiplier: u32,
     /// Bloom filter bits per key (10 gives about 1% false positives).
     pub bloom_bits_per_key: u32,
