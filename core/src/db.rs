@@ -81,7 +81,9 @@ pub struct Config {
     /// Level 0 is merged into level 1 once it holds this many memtables'
     /// worth of tables.
     pub l0_compaction_trigger: usize,
-    /// Each level below 1 may hold this many times the one above.
+    /// Each level below 1 may hold at most this many times the one above
+    /// (the levels between level 1 and the deepest are sized from the data
+    /// in the deepest; see `docs/embedded.md`).
     pub level_size_multiplier: u32,
     /// Bloom filter bits per key (10 gives about 1% false positives).
     pub bloom_bits_per_key: u32,
@@ -538,6 +540,9 @@ fn sort_by<T>(v: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
 /// metadata block.
 const CUT_FREE_BLOCKS: u32 = 3;
 
+/// Most tables of a level below 0 merged down together.
+const MAX_RUN_PICKS: usize = 4;
+
 /// The run holding the smallest current key, and that key; on a tie the
 /// first such run, which has priority (it holds the newer data).
 fn smallest<'a>(runs: &'a [RunCursor<'_>]) -> Option<(usize, &'a [u8])> {
@@ -673,7 +678,6 @@ pub struct Db<D: BlockDevice> {
     log_pending_at: (u32, u32),
     log_buffer_limit: usize,
     cache: BlockCache,
-    compact_ptr: [Vec<u8>; LEVELS],
 }
 
 impl<D: BlockDevice> Db<D> {
@@ -786,7 +790,6 @@ impl<D: BlockDevice> Db<D> {
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
             cache: BlockCache::new(cache_bytes),
-            compact_ptr: Default::default(),
         })
     }
 
@@ -1251,12 +1254,16 @@ impl<D: BlockDevice> Db<D> {
             self.settle()?;
         }
         if has_put && self.space.available() <= self.space.reserve {
-            // Try to win space back by merging level 0 down; the reserve
-            // itself is for deletes, flushes and compaction.
-            if !self.levels[0].is_empty() {
+            // Try to win space back by merging level 0 down (table by table
+            // while space is short: moving one may free nothing, merging the
+            // next may); the reserve itself is for deletes, flushes and
+            // compaction.
+            while !self.levels[0].is_empty() && self.space.available() <= self.space.reserve {
                 let total = self.levels[0].len() + self.levels[1].len();
                 let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
-                self.compact_level(0, picks)?;
+                if !self.compact_level(0, picks)? {
+                    break;
+                }
             }
             if self.space.available() <= self.space.reserve {
                 return Err(Error::Full);
@@ -1543,12 +1550,56 @@ impl<D: BlockDevice> Db<D> {
         self.levels[lvl].iter().map(|t| t.used_bytes()).sum()
     }
 
-    fn level_target(&self, lvl: usize) -> u64 {
-        let mut t = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
-        for _ in 1..lvl {
-            t = t.saturating_mul(self.cfg.level_size_multiplier as u64);
+    /// Byte budgets of the levels (level 0's is unused: it has its
+    /// trigger).
+    ///
+    /// Level 1 holds `memtable_bytes * l0_compaction_trigger`, and level
+    /// `n` that times `level_size_multiplier^(n - 1)`; past its budget, the
+    /// deepest level holding data moves down whole. The levels between
+    /// level 1 and the deepest are sized from the data actually in the
+    /// deepest (as RocksDB's `level_compaction_dynamic_level_bytes`): one
+    /// ratio, at most the multiplier, takes level 1 to the deepest level's
+    /// size. A byte moving down a level costs about that ratio in rewrites,
+    /// so a tree whose bottom holds 3.5 times its middle no longer pays
+    /// 10 times on the way into that middle.
+    fn level_targets(&self) -> [u64; LEVELS] {
+        let base = (self.cfg.memtable_bytes * self.cfg.l0_compaction_trigger) as u64;
+        let m = self.cfg.level_size_multiplier as u64;
+        let mut targets = [base; LEVELS];
+        for l in 2..LEVELS {
+            targets[l] = targets[l - 1].saturating_mul(m);
         }
-        t
+        let deepest = (1..LEVELS)
+            .rev()
+            .find(|&l| !self.levels[l].is_empty())
+            .unwrap_or(0);
+        if deepest == 2 {
+            // Level 1 no larger than the space bound leaves room for: levels
+            // 0 and 1 may hold half of level 2, and level 0 fills to 3/4
+            // of its trigger before it merges. A larger level 1 would only
+            // be drained early by the bound, merging down more often.
+            let bottom = self.level_bytes(2);
+            if bottom >= base {
+                let room = (bottom / 2).saturating_sub(base / 4 * 3);
+                targets[1] = base.min(room.max(self.cfg.memtable_bytes as u64));
+            }
+        }
+        if deepest < 3 {
+            return targets;
+        }
+        // The ratio in sixteenths: the least that takes level 1 to the
+        // deepest level's size in `deepest - 1` steps.
+        let bottom = self.level_bytes(deepest) as u128;
+        let grown =
+            |r16: u64, steps: usize| (0..steps).fold(base as u128, |t, _| t * r16 as u128 / 16);
+        let mut r16 = 16;
+        while r16 < 16 * m && grown(r16, deepest - 1) < bottom {
+            r16 += 1;
+        }
+        for (l, t) in targets.iter_mut().enumerate().take(deepest).skip(2) {
+            *t = grown(r16, l - 1).min(u64::MAX as u128) as u64;
+        }
+        targets
     }
 
     /// Runs compactions until every level is within its budget, or until
@@ -1570,38 +1621,90 @@ impl<D: BlockDevice> Db<D> {
             let tight = self.space.available() <= self.space.reserve;
             let deepest = (1..LEVELS).rev().find(|&l| !self.levels[l].is_empty());
             // Bound space amplification: the levels above the deepest may
-            // hold at most half as much as it does.
-            let upper_heavy = {
+            // hold at most half as much as it does, once it holds a level
+            // 1's worth (a smaller store is a few blocks whatever its shape).
+            let upper: u64 = (0..deepest.unwrap_or(LEVELS))
+                .map(|l| self.level_bytes(l))
+                .sum();
+            let bottom = deepest.map_or(0, |d| self.level_bytes(d));
+            let upper_heavy = upper >= self.cfg.memtable_bytes as u64
+                && upper * 2 > bottom
+                && bottom >= l0_trigger;
+            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
+            let targets = self.level_targets();
+            // The level to compact, and how many bytes should leave it.
+            let (lvl, excess) = if !self.levels[0].is_empty() && l0_due {
+                (0, 0)
+            } else if let Some(l) = (1..LEVELS - 1).find(|&l| self.level_bytes(l) > targets[l]) {
+                (l, self.level_bytes(l) - targets[l])
+            } else if upper_heavy {
+                // Only a merge into the deepest level shrinks the levels
+                // above it: drain the lowest of them holding data.
                 let d = deepest.unwrap_or(LEVELS);
-                let upper: u64 = (0..d).map(|l| self.level_bytes(l)).sum();
-                let bottom = deepest.map_or(0, |d| self.level_bytes(d));
-                upper >= self.cfg.memtable_bytes as u64 && upper * 2 > bottom
+                match (0..d).rev().find(|&l| !self.levels[l].is_empty()) {
+                    Some(l) => (l, upper - bottom / 2),
+                    None => return Ok(()),
+                }
+            } else {
+                return Ok(());
             };
-            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight || upper_heavy;
-            let done = if !self.levels[0].is_empty() && l0_due {
+            let done = if lvl == 0 {
                 let total = self.levels[0].len() + self.levels[1].len();
                 let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
                 self.compact_level(0, picks)?
-            } else if let Some(lvl) = (1..LEVELS - 1).find(|&l| {
-                self.level_bytes(l) > self.level_target(l)
-                    || (upper_heavy && deepest.is_some_and(|d| l < d) && !self.levels[l].is_empty())
-            }) {
-                let ptr = &self.compact_ptr[lvl];
-                let tables = &self.levels[lvl];
-                let mut i = tables.partition_point(|t| t.smallest.as_slice() <= ptr.as_slice());
-                if i >= tables.len() {
-                    i = 0;
-                }
-                self.compact_ptr[lvl] = tables[i].largest.clone();
-                self.compact_level(lvl, vec![i])?
+            } else if deepest == Some(lvl) {
+                // The deepest level outgrew its budget: it moves down whole,
+                // in one commit, rather than table by table.
+                self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
             } else {
-                return Ok(());
+                let tables = &self.levels[lvl];
+                let per_table = self.level_bytes(lvl) / tables.len() as u64;
+                let want = excess.div_ceil(per_table.max(1));
+                let picks = self.least_overlapping_run(lvl, want as usize);
+                self.compact_level(lvl, picks)?
             };
             if !done {
                 return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// The tables of level `lvl` to merge into the next: the run of at most
+    /// `want` adjacent tables (at least one, at most [`MAX_RUN_PICKS`]) that
+    /// overlaps the fewest bytes of the next level per byte it holds, as
+    /// RocksDB's `kMinOverlappingRatio`. Merging a run rather than one table
+    /// at a time rewrites each table of the next level at its ends once,
+    /// not twice, and commits once. A run of more than one table is taken
+    /// only if its merge fits the free blocks without committing as it goes.
+    fn least_overlapping_run(&self, lvl: usize, want: usize) -> Vec<usize> {
+        let row = &self.levels[lvl];
+        let below = &self.levels[lvl + 1];
+        let want = want.clamp(1, MAX_RUN_PICKS).min(row.len());
+        for k in (1..=want).rev() {
+            // (start, bytes overlapped below, bytes of the run)
+            let mut best: Option<(usize, u64, u64)> = None;
+            for a in 0..=row.len() - k {
+                let (lo, hi) = (&row[a].smallest, &row[a + k - 1].largest);
+                let s = below.partition_point(|t| t.largest < *lo);
+                let e = below.partition_point(|t| t.smallest <= *hi).max(s);
+                if k > 1 && (k + (e - s) + 2) as u64 > self.space.available() as u64 {
+                    continue;
+                }
+                let over: u64 = below[s..e].iter().map(|t| t.used_bytes()).sum();
+                let own: u64 = row[a..a + k].iter().map(|t| t.used_bytes()).sum();
+                let better = best.is_none_or(|(_, bo, bw)| {
+                    (over as u128) * (bw as u128) < (bo as u128) * (own as u128)
+                });
+                if better {
+                    best = Some((a, over, own));
+                }
+            }
+            if let Some((a, ..)) = best {
+                return (a..a + k).collect();
+            }
+        }
+        vec![0]
     }
 
     /// Merges the tables `picks` of level `lvl` (in priority order) with
@@ -1626,8 +1729,8 @@ impl<D: BlockDevice> Db<D> {
             }
         };
         let dst = &self.levels[out_lvl];
-        let o_start = dst.partition_point(|t| t.largest < lo);
-        let o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
+        let mut o_start = dst.partition_point(|t| t.largest < lo);
+        let mut o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
 
         // Tables that overlap nothing below move down without a rewrite.
         let picked_disjoint = {
@@ -1639,27 +1742,22 @@ impl<D: BlockDevice> Db<D> {
             sort_by(&mut ranges, |a, b| a < b);
             ranges.windows(2).all(|w| w[0].1 < w[1].0)
         };
-        // ...unless they are mostly empty (small flushes): then merging packs
-        // them into full blocks.
-        let full_enough = picks
-            .iter()
-            .all(|&i| self.levels[lvl][i].used_bytes() * 4 >= self.layout.block_size as u64 * 3);
-        if o_start == o_end && picked_disjoint && (full_enough || picks.len() == 1 && lvl > 0) {
-            let mut picks_sorted = picks.clone();
-            sort_by(&mut picks_sorted, |a, b| a > b);
-            let mut moved: Vec<Table> = picks_sorted
-                .iter()
-                .map(|&i| self.levels[lvl].remove(i))
-                .collect();
-            sort_by(&mut moved, |a, b| a.smallest < b.smallest);
-            let tail = self.levels[out_lvl].split_off(o_start);
-            self.levels[out_lvl].extend(moved);
-            self.levels[out_lvl].extend(tail);
-            self.commit_later(&[])?;
-            self.ops.compactions += 1;
-            return Ok(true);
+        // ...unless they are mostly empty (small flushes, the last output
+        // of a merge) and something packs with them: other picks, or a
+        // mostly empty table next to them below, merged in.
+        let block_size = self.layout.block_size as u64;
+        let partial = |t: &Table| t.used_bytes() * 4 < block_size * 3;
+        let full_enough = picks.iter().all(|&i| !partial(&self.levels[lvl][i]));
+        if o_start == o_end && picked_disjoint {
+            let left = o_start > 0 && partial(&dst[o_start - 1]);
+            let right = o_end < dst.len() && partial(&dst[o_end]);
+            if !full_enough && (left || right) {
+                o_start -= left as usize;
+                o_end += right as usize;
+            } else if full_enough || picks.len() == 1 || lvl > 0 {
+                return self.move_down(lvl, picks, full_enough);
+            }
         }
-
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
         if !self.space.deferred.is_empty() && self.space.available() < inputs as u32 + 2 {
@@ -1820,6 +1918,46 @@ impl<D: BlockDevice> Db<D> {
             out_lvl,
             freed.len()
         );
+        Ok(true)
+    }
+
+    /// Moves the tables `picks` of level `lvl`, which overlap nothing in
+    /// the next level, down without a rewrite. Full tables go as deep as
+    /// they overlap nothing, down to the deepest level holding data: keys
+    /// written in increasing order reach the bottom in one move, not one
+    /// per level. Others go one level down, where later merges can pack
+    /// them.
+    fn move_down(&mut self, lvl: usize, picks: Vec<usize>, deep: bool) -> Result<bool, D> {
+        let deepest = (1..LEVELS)
+            .rev()
+            .find(|&l| !self.levels[l].is_empty())
+            .unwrap_or(0);
+        let mut dest = lvl + 1;
+        while deep && dest < deepest {
+            let row = &self.levels[dest + 1];
+            let clear = picks.iter().all(|&i| {
+                let t = &self.levels[lvl][i];
+                let at = row.partition_point(|b| b.largest < t.smallest);
+                at == row.len() || row[at].smallest > t.largest
+            });
+            if !clear {
+                break;
+            }
+            dest += 1;
+        }
+        let mut picks_sorted = picks.clone();
+        sort_by(&mut picks_sorted, |a, b| a > b);
+        let mut moved: Vec<Table> = picks_sorted
+            .iter()
+            .map(|&i| self.levels[lvl].remove(i))
+            .collect();
+        sort_by(&mut moved, |a, b| a.smallest < b.smallest);
+        let at = self.levels[dest].partition_point(|t| t.largest < moved[0].smallest);
+        let tail = self.levels[dest].split_off(at);
+        self.levels[dest].extend(moved);
+        self.levels[dest].extend(tail);
+        self.commit_later(&[])?;
+        self.ops.compactions += 1;
         Ok(true)
     }
 

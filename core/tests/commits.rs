@@ -65,6 +65,9 @@ fn durable_writes_sync_once_each_across_log_blocks() {
     assert_eq!(after - before, n as u64, "one sync per write");
 }
 
+/// A write that flushes and compacts commits once, so syncs once, unless
+/// its compactions hold more blocks than the log may take (then it commits
+/// as it goes, so that a file does not grow by all of them).
 #[test]
 fn a_write_that_flushes_and_compacts_costs_one_sync() {
     let cfg = Config {
@@ -75,16 +78,23 @@ fn a_write_that_flushes_and_compacts_costs_one_sync() {
     let mut db = Db::format(RamDevice::new(4096, 1024, 4), cfg.clone()).unwrap();
     let mut i = 0u32;
     let mut most = 0;
+    let mut small_merges = 0;
     while db.stats().compactions < 10 {
         // Overwrites too, so that compactions merge.
         let k = format!("k{:05}", i * 7 % 1500);
-        let before = db.stats().syncs;
+        let before = db.stats();
         db.put(k.as_bytes(), &value(i)).unwrap();
-        most = most.max(db.stats().syncs - before);
+        let after = db.stats();
+        let syncs = after.syncs - before.syncs;
+        most = most.max(syncs);
+        if after.flushes > before.flushes && after.compactions - before.compactions <= 2 {
+            assert_eq!(syncs, 1, "syncs in write {i}, which flushed and compacted");
+            small_merges += 1;
+        }
         i += 1;
     }
-    assert!(db.stats().flushes >= 2);
-    assert_eq!(most, 1, "syncs in one write");
+    assert!(small_merges >= 2);
+    assert!(most <= 2, "syncs in one write: {most}");
     db.sync().unwrap();
     assert!(db.check().unwrap().is_ok());
     let mut db = Db::open(db.into_device(), cfg).unwrap();
