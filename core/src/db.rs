@@ -152,6 +152,9 @@ pub struct Stats {
     pub syncs: u64,
     /// Table data blocks read by lookups and scans.
     pub table_block_reads: u64,
+    /// Tables' indexes and bloom filters read from the device (those not
+    /// found in the block cache).
+    pub table_meta_reads: u64,
     /// Live tables per level.
     pub tables_per_level: [u32; LEVELS],
     /// Blocks holding live data, the log or the manifest.
@@ -280,6 +283,7 @@ struct OpCounts {
     compactions: u64,
     user_bytes: u64,
     table_block_reads: u64,
+    table_meta_reads: u64,
 }
 
 /// Which blocks are free, and the epoch counter.
@@ -671,6 +675,9 @@ pub struct Db<D: BlockDevice> {
     poisoned: bool,
     ops: OpCounts,
     scratch: Vec<u8>,
+    /// A table's index and bloom filter, read for a lookup when the cache
+    /// does not hold them.
+    meta_scratch: Vec<u8>,
     wal_buf: Vec<u8>,
     /// Log records written with `sync_writes` off, not yet programmed,
     /// and where they go: (block, offset).
@@ -785,6 +792,7 @@ impl<D: BlockDevice> Db<D> {
             poisoned: false,
             ops: OpCounts::default(),
             scratch: Vec::new(),
+            meta_scratch: Vec::new(),
             wal_buf: Vec::new(),
             log_pending: Vec::new(),
             log_pending_at: (0, 0),
@@ -1774,6 +1782,7 @@ impl<D: BlockDevice> Db<D> {
         let mut released = 0;
         let mut cx = ReadCtx {
             reads: 0,
+            meta_reads: 0,
             cache: None,
         };
         let l = self.layout;
@@ -1872,6 +1881,7 @@ impl<D: BlockDevice> Db<D> {
             Ok(())
         })();
         self.ops.table_block_reads += cx.reads;
+        self.ops.table_meta_reads += cx.meta_reads;
         let mut levels = levels;
 
         // Rebuild the next level: untouched prefix, outputs, then the
@@ -2005,6 +2015,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let mut cx = ReadCtx {
             reads: 0,
+            meta_reads: 0,
             cache: Some(&mut self.cache),
         };
         let mut found = None;
@@ -2026,6 +2037,7 @@ impl<D: BlockDevice> Db<D> {
                     key,
                     hash,
                     &mut self.scratch,
+                    &mut self.meta_scratch,
                     &mut cx,
                 )? {
                     Lookup::Absent => continue,
@@ -2037,8 +2049,9 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
         }
-        let reads = cx.reads;
+        let (reads, meta_reads) = (cx.reads, cx.meta_reads);
         self.ops.table_block_reads += reads;
+        self.ops.table_meta_reads += meta_reads;
         Ok(found.map(|(o, n)| f(&self.scratch[o..o + n])))
     }
 
@@ -2086,6 +2099,7 @@ impl<D: BlockDevice> Db<D> {
         } = self;
         let mut cx = ReadCtx {
             reads: 0,
+            meta_reads: 0,
             cache: Some(cache),
         };
         let mut mem_it = mem.range(start, end).peekable();
@@ -2148,6 +2162,7 @@ impl<D: BlockDevice> Db<D> {
             Ok(())
         })();
         ops.table_block_reads += cx.reads;
+        ops.table_meta_reads += cx.meta_reads;
         r
     }
 
@@ -2193,6 +2208,7 @@ impl<D: BlockDevice> Db<D> {
             erases: c.erases,
             syncs: c.syncs,
             table_block_reads: self.ops.table_block_reads,
+            table_meta_reads: self.ops.table_meta_reads,
             tables_per_level,
             blocks_in_use: self.io.geo.block_count - self.space.available(),
             blocks_free: self.space.available(),
@@ -2236,6 +2252,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let mut cx = ReadCtx {
             reads: 0,
+            meta_reads: 0,
             cache: None,
         };
         for (lvl, tables) in self.levels.iter().enumerate() {
@@ -2349,6 +2366,7 @@ impl<D: BlockDevice> Db<D> {
             );
         }
         self.ops.table_block_reads += cx.reads;
+        self.ops.table_meta_reads += cx.meta_reads;
         Ok(rep)
     }
 }

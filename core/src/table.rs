@@ -240,7 +240,6 @@ impl TableBuilder {
         let crc = checksum(epoch, &out[bits_at - 1..]);
         out.extend_from_slice(&crc.to_le_bytes());
         let bloom_len = out.len() - (bloom_off - index_off);
-        let bloom = out[bits_at..bits_at + nbits / 8].to_vec();
         out.resize(round_up(out.len(), l.align), 0xFF);
         if index_off + out.len() > l.footer_off() {
             return Err(Error::corrupted(block, "table overflowed its block"));
@@ -272,23 +271,21 @@ impl TableBuilder {
             epoch,
             smallest,
             largest: core::mem::take(&mut self.last_key),
-            index: core::mem::take(&mut self.index),
-            bloom_k: k,
-            bloom,
             footer,
         })
     }
 }
 
-/// A table's metadata, held in memory while the table is live.
+/// What the engine keeps in memory of a live table: where it is, its key
+/// range and its footer. The index and bloom filter stay on the device and
+/// are read when a lookup or cursor needs them, through the block cache when
+/// there is one (as [`Meta`]), so memory does not grow with the number of
+/// tables beyond these few words and the two keys.
 pub struct Table {
     pub(crate) block: u32,
     pub(crate) epoch: u64,
     pub(crate) smallest: Vec<u8>,
     pub(crate) largest: Vec<u8>,
-    index: Vec<IndexEntry>,
-    bloom_k: u8,
-    bloom: Vec<u8>,
     pub(crate) footer: Footer,
 }
 
@@ -335,6 +332,138 @@ fn read_padded<D: BlockDevice>(
     io.read(block, off as u32, buf)
 }
 
+/// Checks a table's index (`buf`, `footer.index_len` bytes with its
+/// checksum) and calls `each` with every data block's first key, offset
+/// and length, in order. Returns the table's largest key.
+fn parse_index<'b, E>(
+    buf: &'b [u8],
+    footer: &Footer,
+    l: &Layout,
+    block: u32,
+    epoch: u64,
+    mut each: impl FnMut(&'b [u8], u32, u32),
+) -> Result<&'b [u8], Error<E>> {
+    let ilen = footer.index_len as usize;
+    if ilen < 4
+        || ilen > buf.len()
+        || checksum(epoch, &buf[..ilen - 4]) != u32_at(buf, ilen - 4).unwrap_or(0)
+    {
+        return Err(corrupt(block, "table index checksum mismatch"));
+    }
+    let bad_index = || corrupt(block, "table index malformed");
+    let mut r = Reader::new(&buf[..ilen - 4]);
+    let n = r.varint().ok_or_else(bad_index)? as usize;
+    if n == 0 || n != footer.data_blocks as usize || n > l.block_size / 8 {
+        return Err(bad_index());
+    }
+    let mut prev_end = l.header_len;
+    let mut prev_key: Option<&[u8]> = None;
+    let mut first: &[u8] = &[];
+    for i in 0..n {
+        let klen = r.varint().ok_or_else(bad_index)? as usize;
+        let key = r.bytes(klen).ok_or_else(bad_index)?;
+        let off = r.varint_u32().ok_or_else(bad_index)?;
+        let len = r.varint_u32().ok_or_else(bad_index)?;
+        // Data blocks are contiguous, in order, and inside the data area.
+        if off as usize != prev_end
+            || len < 4
+            || off as usize + len as usize > footer.data_end as usize
+            || prev_key.is_some_and(|p| p >= key)
+        {
+            return Err(bad_index());
+        }
+        if i == 0 {
+            first = key;
+        }
+        prev_end = round_up(off as usize + len as usize, l.align);
+        prev_key = Some(key);
+        each(key, off, len);
+    }
+    let llen = r.varint().ok_or_else(bad_index)? as usize;
+    let largest = r.bytes(llen).ok_or_else(bad_index)?;
+    if !r.is_empty() || largest < first {
+        return Err(bad_index());
+    }
+    Ok(largest)
+}
+
+/// Length of the fixed part of a decoded [`Meta`], and of each of its
+/// per-data-block records.
+const META_HEAD: usize = 16;
+const META_REC: usize = 12;
+
+fn le32(b: &[u8], at: usize) -> usize {
+    let mut w = [0; 4];
+    w.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(w) as usize
+}
+
+/// A table's index and bloom filter, checked and decoded into a layout
+/// searched in place (held in the block cache, or in a buffer of the
+/// reader's when there is no cache):
+///
+/// ```text
+/// u32 n | u32 bloom_at | u32 bloom_len | u32 k
+/// (n + 1) x { u32 key_start | u32 data_off | u32 data_len }   (record n: key_start = end of keys)
+/// first keys of the n data blocks, back to back | bloom bits
+/// ```
+///
+/// Built only by [`Table::read_meta`] from a checked index and filter, so
+/// its offsets are consistent by construction.
+#[derive(Clone, Copy)]
+pub(crate) struct Meta<'a>(&'a [u8]);
+
+impl<'a> Meta<'a> {
+    fn blocks(&self) -> usize {
+        le32(self.0, 0)
+    }
+
+    fn rec(&self, i: usize, field: usize) -> usize {
+        le32(self.0, META_HEAD + i * META_REC + field * 4)
+    }
+
+    fn first_key(&self, i: usize) -> &'a [u8] {
+        &self.0[self.rec(i, 0)..self.rec(i + 1, 0)]
+    }
+
+    /// Offset and length of data block `i`.
+    fn data_block(&self, i: usize) -> (usize, usize) {
+        (self.rec(i, 1), self.rec(i, 2))
+    }
+
+    /// The number of data blocks whose first key is at most `key`.
+    fn blocks_up_to(&self, key: &[u8]) -> usize {
+        let (mut lo, mut hi) = (0, self.blocks());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.first_key(mid) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        let at = le32(self.0, 4);
+        let bits = &self.0[at..at + le32(self.0, 8)];
+        let nbits = bits.len() as u64 * 8;
+        if nbits == 0 {
+            return true;
+        }
+        bloom_probes(hash, nbits, le32(self.0, 12) as u8, |b| {
+            bits[(b / 8) as usize] & (1 << (b % 8)) != 0
+        })
+    }
+}
+
+/// The cache key of a table's decoded index and bloom filter (data blocks
+/// are keyed by their offset, which is never `u32::MAX`).
+fn meta_key(t: &Table) -> (u32, u64, u32) {
+    (t.block, t.epoch, u32::MAX)
+}
+
 impl Table {
     /// Bytes of the block this table uses.
     pub fn used_bytes(&self) -> u64 {
@@ -346,17 +475,8 @@ impl Table {
         key >= self.smallest.as_slice() && key <= self.largest.as_slice()
     }
 
-    fn bloom_may_contain(&self, hash: u64) -> bool {
-        let nbits = self.bloom.len() as u64 * 8;
-        if nbits == 0 {
-            return true;
-        }
-        bloom_probes(hash, nbits, self.bloom_k, |b| {
-            self.bloom[(b / 8) as usize] & (1 << (b % 8)) != 0
-        })
-    }
-
-    /// Reads a table's header, footer, index and bloom filter.
+    /// Reads a table's header, footer and index: what a live table keeps
+    /// in memory. The bloom filter is checked when first read.
     pub(crate) fn load<D: BlockDevice>(
         io: &mut Io<D>,
         l: &Layout,
@@ -372,95 +492,144 @@ impl Table {
         read_padded(io, l, block, l.footer_off(), FOOTER_LEN, buf)?;
         let footer = Footer::parse(buf, epoch, l.block_size as u32)
             .ok_or(corrupt(block, "table footer invalid"))?;
-        if footer.entries == 0 || footer.data_end as usize > footer.index_off as usize {
+        if footer.entries == 0
+            || footer.data_end > footer.index_off
+            || footer.index_off.checked_add(footer.index_len) > Some(footer.bloom_off)
+        {
             return Err(corrupt(block, "table footer inconsistent"));
         }
-
-        // Index.
-        let ilen = footer.index_len as usize;
-        read_padded(io, l, block, footer.index_off as usize, ilen, buf)?;
-        if ilen < 4 || checksum(epoch, &buf[..ilen - 4]) != u32_at(buf, ilen - 4).unwrap_or(0) {
-            return Err(corrupt(block, "table index checksum mismatch"));
-        }
-        let bad_index = || corrupt(block, "table index malformed");
-        let mut r = Reader::new(&buf[..ilen - 4]);
-        let n = r.varint().ok_or_else(bad_index)? as usize;
-        if n == 0 || n != footer.data_blocks as usize || n > l.block_size / 8 {
-            return Err(bad_index());
-        }
-        let mut index = Vec::with_capacity(n);
-        let mut prev_end = l.header_len;
-        for _ in 0..n {
-            let klen = r.varint().ok_or_else(bad_index)? as usize;
-            let first_key = r.bytes(klen).ok_or_else(bad_index)?.to_vec();
-            let off = r.varint_u32().ok_or_else(bad_index)?;
-            let len = r.varint_u32().ok_or_else(bad_index)?;
-            // Data blocks are contiguous, in order, and inside the data area.
-            if off as usize != prev_end
-                || len < 4
-                || off as usize + len as usize > footer.data_end as usize
-                || index
-                    .last()
-                    .is_some_and(|p: &IndexEntry| p.first_key >= first_key)
-            {
-                return Err(bad_index());
+        read_padded(
+            io,
+            l,
+            block,
+            footer.index_off as usize,
+            footer.index_len as usize,
+            buf,
+        )?;
+        let mut smallest = Vec::new();
+        let largest = parse_index(buf, &footer, l, block, epoch, |k, _, _| {
+            if smallest.is_empty() {
+                smallest.extend_from_slice(k);
             }
-            prev_end = round_up(off as usize + len as usize, l.align);
-            index.push(IndexEntry {
-                first_key,
-                off,
-                len,
-            });
-        }
-        let llen = r.varint().ok_or_else(bad_index)? as usize;
-        let largest = r.bytes(llen).ok_or_else(bad_index)?.to_vec();
-        if !r.is_empty() || largest < index[0].first_key {
-            return Err(bad_index());
-        }
-
-        // Bloom filter.
-        let blen = footer.bloom_len as usize;
-        read_padded(io, l, block, footer.bloom_off as usize, blen, buf)?;
-        if blen < 5 || checksum(epoch, &buf[..blen - 4]) != u32_at(buf, blen - 4).unwrap_or(0) {
-            return Err(corrupt(block, "table bloom filter checksum mismatch"));
-        }
-        let bloom_k = buf[0];
-        if bloom_k == 0 || bloom_k > 30 {
-            return Err(corrupt(block, "table bloom filter malformed"));
-        }
-        let bloom = buf[1..blen - 4].to_vec();
-
+        })?
+        .to_vec();
         Ok(Table {
             block,
             epoch,
-            smallest: index[0].first_key.clone(),
+            smallest,
             largest,
-            index,
-            bloom_k,
-            bloom,
             footer,
         })
     }
 
-    /// Reads data block `i` into `buf` and checks it; returns the length of
-    /// its entries.
+    /// Reads and checks the index and bloom filter (into `raw`) and decodes
+    /// them into `out` as a [`Meta`].
+    fn read_meta<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        raw: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error<D::Error>> {
+        let f = &self.footer;
+        let (ioff, boff) = (f.index_off as usize, f.bloom_off as usize);
+        let blen = f.bloom_len as usize;
+        if boff < ioff {
+            return Err(corrupt(self.block, "table footer inconsistent"));
+        }
+        // The index and the bloom filter are adjacent: one read.
+        read_padded(io, l, self.block, ioff, boff - ioff + blen, raw)?;
+        let bloom = &raw[boff - ioff..boff - ioff + blen];
+        if blen < 5
+            || checksum(self.epoch, &bloom[..blen - 4]) != u32_at(bloom, blen - 4).unwrap_or(0)
+        {
+            return Err(corrupt(self.block, "table bloom filter checksum mismatch"));
+        }
+        let k = bloom[0];
+        if k == 0 || k > 30 {
+            return Err(corrupt(self.block, "table bloom filter malformed"));
+        }
+        let bits = &bloom[1..blen - 4];
+        let n = f.data_blocks as usize;
+        let keys_at = META_HEAD + (n + 1) * META_REC;
+        out.clear();
+        out.resize(keys_at, 0);
+        let mut i = 0;
+        let largest = parse_index(
+            &raw[..boff - ioff],
+            f,
+            l,
+            self.block,
+            self.epoch,
+            |key, off, len| {
+                if i < n {
+                    let at = META_HEAD + i * META_REC;
+                    let start = out.len() as u32;
+                    out[at..at + 4].copy_from_slice(&start.to_le_bytes());
+                    out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
+                    out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(key);
+                }
+                i += 1;
+            },
+        )?;
+        let end = META_HEAD + n * META_REC;
+        let keys_end = out.len() as u32;
+        out[end..end + 4].copy_from_slice(&keys_end.to_le_bytes());
+        let bloom_at = out.len() as u32;
+        out[0..4].copy_from_slice(&(n as u32).to_le_bytes());
+        out[4..8].copy_from_slice(&bloom_at.to_le_bytes());
+        out[8..12].copy_from_slice(&(bits.len() as u32).to_le_bytes());
+        out[12..16].copy_from_slice(&(k as u32).to_le_bytes());
+        // The table in memory was loaded from this index: its keys must
+        // still be there.
+        if Meta(out).first_key(0) != self.smallest.as_slice() || largest != self.largest.as_slice()
+        {
+            return Err(corrupt(self.block, "table changed on media"));
+        }
+        out.extend_from_slice(bits);
+        Ok(())
+    }
+
+    /// This table's [`Meta`] from the cache, or read from the device (into
+    /// `raw`, decoded into `own`) and cached. `Some` holds the cached copy;
+    /// `None` means it is in `own`.
+    fn fetch_meta<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        cx: &mut ReadCtx<'_>,
+        raw: &mut Vec<u8>,
+        own: &mut Vec<u8>,
+    ) -> Result<Option<Shared>, Error<D::Error>> {
+        let key = meta_key(self);
+        if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
+            return Ok(Some(m.clone()));
+        }
+        cx.meta_reads += 1;
+        self.read_meta(io, l, raw, own)?;
+        Ok(cx.cache.as_deref_mut().and_then(|c| c.insert(key, own)))
+    }
+
+    /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
+    /// it; returns the length of its entries.
     fn read_data_block<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
         l: &Layout,
-        i: usize,
+        (off, len): (usize, usize),
         buf: &mut Vec<u8>,
     ) -> Result<usize, Error<D::Error>> {
-        let e = &self.index[i];
-        let len = e.len as usize;
-        read_padded(io, l, self.block, e.off as usize, len, buf)?;
+        read_padded(io, l, self.block, off, len, buf)?;
         if checksum(0, &buf[..len - 4]) != u32_at(buf, len - 4).unwrap_or(0) {
             return Err(corrupt(self.block, "data block checksum mismatch"));
         }
         Ok(len - 4)
     }
 
-    /// Looks `key` up; on `Found`, the value is in `buf`.
+    /// Looks `key` up; on `Found`, the value is in `buf`. `own` holds the
+    /// table's index and bloom filter when they are not cached.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn get<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
@@ -468,19 +637,24 @@ impl Table {
         key: &[u8],
         hash: u64,
         buf: &mut Vec<u8>,
+        own: &mut Vec<u8>,
         cx: &mut ReadCtx<'_>,
     ) -> Result<Lookup, Error<D::Error>> {
-        if !self.covers(key) || !self.bloom_may_contain(hash) {
+        if !self.covers(key) {
             return Ok(Lookup::Absent);
         }
-        let i = self
-            .index
-            .partition_point(|e| e.first_key.as_slice() <= key);
+        let held = self.fetch_meta(io, l, cx, buf, own)?;
+        let meta = Meta(held.as_deref().unwrap_or(own));
+        if !meta.may_contain(hash) {
+            return Ok(Lookup::Absent);
+        }
+        let i = meta.blocks_up_to(key);
         if i == 0 {
             return Ok(Lookup::Absent);
         }
+        let (off, len) = meta.data_block(i - 1);
         cx.reads += 1;
-        let ck = (self.block, self.epoch, self.index[i - 1].off);
+        let ck = (self.block, self.epoch, off as u32);
         if let Some(data) = cx.cache.as_deref_mut().and_then(|c| c.get(ck)) {
             return Ok(
                 match search_block(data, key).ok_or(corrupt(self.block, "data block malformed"))? {
@@ -494,7 +668,7 @@ impl Table {
                 },
             );
         }
-        let end = self.read_data_block(io, l, i - 1, buf)?;
+        let end = self.read_data_block(io, l, (off, len), buf)?;
         if let Some(c) = cx.cache.as_deref_mut() {
             c.insert(ck, &buf[..end]);
         }
@@ -561,6 +735,8 @@ fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
 /// compaction and checks do not, so as not to evict what readers need).
 pub(crate) struct ReadCtx<'a> {
     pub reads: u64,
+    /// Index and bloom filter reads (cache misses).
+    pub meta_reads: u64,
     pub cache: Option<&'a mut BlockCache>,
 }
 
@@ -582,6 +758,10 @@ pub(crate) struct TableCursor {
     end: usize,
     /// Current entry: key offset, key length, value (offset, length).
     cur: Option<CurEntry>,
+    /// The table's index and bloom filter, from the cache (`meta_shared`)
+    /// or read for this cursor (`meta_own`).
+    meta_shared: Option<Shared>,
+    meta_own: Vec<u8>,
 }
 
 impl TableCursor {
@@ -590,6 +770,8 @@ impl TableCursor {
             next_block: 0,
             own: Vec::new(),
             shared: None,
+            meta_shared: None,
+            meta_own: Vec::new(),
             block_len: 0,
             pos: 0,
             end: 0,
@@ -602,6 +784,10 @@ impl TableCursor {
             Some(s) => s,
             None => &self.own,
         }
+    }
+
+    fn meta(&self) -> Meta<'_> {
+        Meta(self.meta_shared.as_deref().unwrap_or(&self.meta_own))
     }
 
     /// Positions the cursor on the first entry at or after `start`.
@@ -617,12 +803,11 @@ impl TableCursor {
             Bound::Unbounded => None,
             Bound::Included(k) | Bound::Excluded(k) => Some(k),
         };
+        self.shared = None;
+        self.meta_shared = t.fetch_meta(io, l, cx, &mut self.own, &mut self.meta_own)?;
         self.next_block = match target {
             None => 0,
-            Some(k) => t
-                .index
-                .partition_point(|e| e.first_key.as_slice() <= k)
-                .saturating_sub(1),
+            Some(k) => self.meta().blocks_up_to(k).saturating_sub(1),
         };
         self.cur = None;
         if !self.load_block(t, io, l, cx)? {
@@ -660,17 +845,19 @@ impl TableCursor {
         l: &Layout,
         cx: &mut ReadCtx<'_>,
     ) -> Result<bool, Error<D::Error>> {
-        if self.next_block >= t.index.len() {
+        let meta = self.meta();
+        if self.next_block >= meta.blocks() {
             self.cur = None;
             return Ok(false);
         }
+        let (off, len) = meta.data_block(self.next_block);
         cx.reads += 1;
-        let ck = (t.block, t.epoch, t.index[self.next_block].off);
+        let ck = (t.block, t.epoch, off as u32);
         self.shared = cx.cache.as_deref_mut().and_then(|c| c.get(ck).cloned());
         self.block_len = match &self.shared {
             Some(d) => d.len(),
             None => {
-                let n = t.read_data_block(io, l, self.next_block, &mut self.own)?;
+                let n = t.read_data_block(io, l, (off, len), &mut self.own)?;
                 if let Some(c) = cx.cache.as_deref_mut() {
                     c.insert(ck, &self.own[..n]);
                 }
