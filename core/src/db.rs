@@ -526,6 +526,89 @@ impl<'t> RunCursor<'t> {
     }
 }
 
+/// Reads the records of one log or metadata block in order through a
+/// window of a few kilobytes, so that opening a store holds a record in
+/// memory, never a whole erase block.
+struct Records {
+    block: u32,
+    epoch: u64,
+    /// Where the records may end: the block's recorded end, or its size.
+    limit: usize,
+    /// Offset of the next record.
+    off: usize,
+    /// The part of the block `buf` holds: [win_at, win_at + win_len).
+    win_at: usize,
+    win_len: usize,
+}
+
+impl Records {
+    fn new(block: u32, epoch: u64, start: usize, limit: usize) -> Self {
+        Records {
+            block,
+            epoch,
+            limit,
+            off: start,
+            win_at: 0,
+            win_len: 0,
+        }
+    }
+
+    /// Makes `buf` hold `[off, off + len)` (with `off` aligned), reading
+    /// at least `window` bytes when it reads.
+    fn fill<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        buf: &mut Vec<u8>,
+        l: &Layout,
+        len: usize,
+    ) -> Result<bool, D> {
+        let off = self.off;
+        if off >= self.win_at && off + len <= self.win_at + self.win_len {
+            return Ok(true);
+        }
+        let span = self.limit.min(l.block_size) - off.min(self.limit);
+        let want = round_up(len.max(l.record_window), l.align).min(round_up(span, l.align));
+        if len > want || off + want > l.block_size {
+            return Ok(false);
+        }
+        buf.clear();
+        buf.resize(want, 0);
+        io.read(self.block, off as u32, buf)?;
+        self.win_at = off;
+        self.win_len = want;
+        Ok(true)
+    }
+
+    /// The next valid record: its sequence number and where its payload
+    /// lies in `buf`. `None` at the end of the records (or a torn one).
+    fn next<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        buf: &mut Vec<u8>,
+        l: &Layout,
+    ) -> Result<Option<(u64, core::ops::Range<usize>)>, D> {
+        if self.off + FRAME_LEN > self.limit || !self.fill(io, buf, l, FRAME_LEN)? {
+            return Ok(None);
+        }
+        let at = self.off - self.win_at;
+        let len = crate::format::u32_at(buf, at + 4).unwrap_or(u32::MAX) as usize;
+        let Some(end) = (FRAME_LEN + len).checked_add(self.off) else {
+            return Ok(None);
+        };
+        if end > self.limit || !self.fill(io, buf, l, FRAME_LEN + len)? {
+            return Ok(None);
+        }
+        let at = self.off - self.win_at;
+        let Some(r) = parse_record(&buf[..self.win_len], at, self.epoch, l.align) else {
+            return Ok(None);
+        };
+        let start = r.payload.as_ptr() as usize - buf.as_ptr() as usize;
+        let range = start..start + r.payload.len();
+        self.off = self.win_at + r.next;
+        Ok(Some((r.seq, range)))
+    }
+}
+
 /// Sorts a short slice by `less` (insertion sort: the slices sorted here
 /// hold a few picks or metadata blocks, and the standard library's sorts
 /// cost kilobytes of code per element type on a microcontroller).
@@ -758,6 +841,7 @@ impl<D: BlockDevice> Db<D> {
             footer_region,
             data_block_bytes,
             bloom_bits_per_key: cfg.bloom_bits_per_key as usize,
+            record_window: round_up(data_block_bytes.clamp(1024, block_size), align),
         };
         Ok(Db {
             space: Space {
@@ -917,23 +1001,30 @@ impl<D: BlockDevice> Db<D> {
         let (max_epoch, max_block, metas, other_version) = self.scan_headers()?;
         self.space.next_epoch = max_epoch + 1;
         self.space.cursor = max_block + 1;
-        let align = self.layout.align;
-        let mut buf = vec![0u8; self.layout.block_size];
+        let l = self.layout;
+        let mut buf = Vec::new();
         let mut found = None;
         for (epoch, b) in metas {
-            self.io.read(b, 0, &mut buf)?;
-            let mut off = self.layout.header_len;
-            let mut newest: Option<(u64, usize, usize)> = None;
-            while let Some(r) = parse_record(&buf, off, epoch, align) {
-                if newest.is_some_and(|(s, _, _)| r.seq <= s) {
-                    break;
+            // The newest commit is the last of the valid records, whose
+            // sequence numbers increase.
+            let mut recs = Records::new(b, epoch, l.header_len, l.block_size);
+            let mut newest: Option<(u64, usize)> = None;
+            loop {
+                let at = recs.off;
+                match recs.next(&mut self.io, &mut buf, &l)? {
+                    Some((seq, _)) if newest.is_none_or(|(s, _)| seq > s) => {
+                        newest = Some((seq, at))
+                    }
+                    _ => break,
                 }
-                let start = r.payload.as_ptr() as usize - buf.as_ptr() as usize;
-                newest = Some((r.seq, start, r.payload.len()));
-                off = r.next;
             }
-            if let Some((seq, start, len)) = newest {
-                let m = ManifestRepr::parse(&buf[start..start + len], self.io.geo.block_count)
+            if let Some((seq, at)) = newest {
+                let mut recs = Records::new(b, epoch, at, l.block_size);
+                let payload = match recs.next(&mut self.io, &mut buf, &l)? {
+                    Some((s, p)) if s == seq => p,
+                    _ => return Err(Error::corrupted(b, "manifest changed while read")),
+                };
+                let m = ManifestRepr::parse(&buf[payload], self.io.geo.block_count)
                     .ok_or(Error::corrupted(b, "manifest malformed"))?;
                 found = Some((b, seq, m));
                 break;
@@ -1001,6 +1092,8 @@ impl<D: BlockDevice> Db<D> {
                 }
                 continue;
             }
+            buf.clear();
+            buf.resize(l.header_len, 0);
             self.io.read(w.block, 0, &mut buf)?;
             let header = BlockHeader::parse(&buf);
             let valid = header.is_some_and(|h| h.kind == BlockKind::Wal && h.epoch == w.epoch);
@@ -1012,17 +1105,14 @@ impl<D: BlockDevice> Db<D> {
                 }
                 return Err(Error::corrupted(w.block, "log block header invalid"));
             }
-            let limit = if open {
-                self.layout.block_size
-            } else {
-                w.end as usize
-            };
-            if limit > buf.len() {
+            let limit = if open { l.block_size } else { w.end as usize };
+            if limit > l.block_size {
                 return Err(Error::corrupted(w.block, "log block end out of range"));
             }
-            let mut off = self.layout.header_len;
-            while let Some(r) = parse_record(&buf[..limit], off, w.epoch, align) {
-                if r.seq != self.last_seq + 1 {
+            let mut recs = Records::new(w.block, w.epoch, l.header_len, limit);
+            let mut off = l.header_len;
+            while let Some((seq, payload)) = recs.next(&mut self.io, &mut buf, &l)? {
+                if seq != self.last_seq + 1 {
                     if open {
                         log_warn!("log ends in block {}: sequence gap", w.block);
                         keep = i + 1;
@@ -1030,9 +1120,9 @@ impl<D: BlockDevice> Db<D> {
                     }
                     return Err(Error::corrupted(w.block, "log sequence broken"));
                 }
-                apply_payload::<D>(Some(&mut self.mem), r.payload, w.block)?;
-                self.last_seq = r.seq;
-                off = r.next;
+                apply_payload::<D>(Some(&mut self.mem), &buf[payload], w.block)?;
+                self.last_seq = seq;
+                off = recs.off;
             }
             if !open && off != limit {
                 return Err(Error::corrupted(w.block, "sealed log block truncated"));
@@ -2318,10 +2408,13 @@ impl<D: BlockDevice> Db<D> {
                 rep.blocks_checked += 1;
             }
         }
-        let mut buf = vec![0u8; self.layout.block_size];
+        let l = self.layout;
+        let mut buf = Vec::new();
         let wal = self.wal.clone();
         for (i, w) in wal.iter().enumerate() {
             claim(w.block, &mut rep);
+            buf.clear();
+            buf.resize(l.header_len, 0);
             self.io.read(w.block, 0, &mut buf)?;
             match BlockHeader::parse(&buf) {
                 Some(h) if h.kind == BlockKind::Wal && h.epoch == w.epoch => {}
@@ -2331,19 +2424,14 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
             let sealed = w.end != u32::MAX && i + 1 < wal.len();
-            let limit = if w.end == u32::MAX {
-                buf.len()
-            } else {
-                (w.end as usize).min(buf.len())
-            };
-            let mut off = self.layout.header_len;
-            while let Some(r) = parse_record(&buf[..limit], off, w.epoch, self.layout.align) {
-                if apply_payload::<D>(None, r.payload, w.block).is_err() {
+            let limit = (w.end as usize).min(l.block_size);
+            let mut recs = Records::new(w.block, w.epoch, l.header_len, limit);
+            while let Some((_, payload)) = recs.next(&mut self.io, &mut buf, &l)? {
+                if apply_payload::<D>(None, &buf[payload], w.block).is_err() {
                     rep.found(w.block, "log record malformed");
                 }
-                off = r.next;
             }
-            if sealed && off != limit {
+            if sealed && recs.off != limit {
                 rep.found(w.block, "sealed log block's records end early");
             }
             rep.blocks_checked += 1;

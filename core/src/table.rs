@@ -49,6 +49,9 @@ pub(crate) struct Layout {
     pub footer_region: usize,
     pub data_block_bytes: usize,
     pub bloom_bits_per_key: usize,
+    /// How much of a log or metadata block is read at a time while
+    /// opening a store.
+    pub record_window: usize,
 }
 
 impl Layout {
