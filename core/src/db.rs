@@ -833,7 +833,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
         let cache_bytes = cfg.cache_bytes;
-        let mem = Memtable::new(vec![0; cfg.memtable_bytes]);
+        let mem = Memtable::new(vec![0; Memtable::<Arena>::arena_len(cfg.memtable_bytes)]);
         let layout = Layout {
             block_size,
             align,
@@ -1599,7 +1599,8 @@ impl<D: BlockDevice> Db<D> {
             return Err(e);
         }
         // Back to the configured size if replaying the log grew it.
-        self.mem.clear_to(self.cfg.memtable_bytes);
+        self.mem
+            .clear_to(Memtable::<Arena>::arena_len(self.cfg.memtable_bytes));
         self.ops.flushes += 1;
         debug!("flushed into {} tables", self.levels[0].len());
         Ok(())
@@ -2100,7 +2101,8 @@ impl<D: BlockDevice> Db<D> {
     fn lookup<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, D> {
         self.check_key(key)?;
         self.ops.gets += 1;
-        if let Some(v) = self.mem.get(key) {
+        let hash = crate::table::key_hash(key);
+        if let Some(v) = self.mem.get_hashed(key, hash) {
             return Ok(v.map(f));
         }
         let mut cx = ReadCtx {
@@ -2109,7 +2111,6 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(&mut self.cache),
         };
         let mut found = None;
-        let hash = crate::table::key_hash(key);
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
             let candidates: &[Table] = if lvl == 0 {
                 tables

@@ -14,6 +14,11 @@
 //! next: [u32; height] | key | value space (value_cap bytes)
 //! ```
 //!
+//! The first 1/65 of the buffer (a multiple of 8 bytes) is a filter of the
+//! keys present: two bits per key from the key's hash, so that a lookup of
+//! a key the memtable does not hold (most lookups, once the store is larger
+//! than its memtable) seldom walks the list. Nodes follow it.
+//!
 //! The height of a node comes from a hash of its key, so the space a
 //! sequence of operations takes is a function of the operations alone:
 //! replaying a write-ahead log into an empty arena of the same size takes
@@ -89,6 +94,10 @@ pub(crate) struct Memtable<S: Storage> {
     cap: usize,
     /// Bytes allocated, dead nodes included.
     used: usize,
+    /// Bytes at the start of the buffer given to a filter of the keys
+    /// present (two bits per key, from its hash), so that a lookup of a
+    /// key the memtable does not hold seldom walks the list.
+    filter: usize,
     /// Levels in use (at least 1).
     height: usize,
     /// The head's tower.
@@ -104,7 +113,10 @@ impl<S: Storage> Default for Memtable<S> {
 /// The height of the tower of `key`'s nodes: 1, then one more with
 /// probability 1/4 each, from the key's hash.
 fn height_of(key: &[u8]) -> usize {
-    let mut h = xxh3_64(key);
+    height_from(xxh3_64(key))
+}
+
+fn height_from(mut h: u64) -> usize {
     let mut height = 1;
     while height < MAX_HEIGHT && h & 3 == 0 {
         height += 1;
@@ -195,13 +207,53 @@ impl<S: Storage> Memtable<S> {
     /// [`MAX_ARENA`] bytes). The previous contents do not matter.
     pub fn new(storage: S) -> Self {
         let cap = storage.as_ref().len().min(MAX_ARENA);
-        Memtable {
+        let filter = (cap / 65) & !7;
+        let mut m = Memtable {
             buf: storage,
             cap,
-            used: 0,
+            used: filter,
+            filter,
             height: 1,
             head: [NIL; MAX_HEIGHT],
+        };
+        m.clear();
+        m
+    }
+
+    /// The length of an arena whose nodes may take `node_bytes`, beside
+    /// the key filter.
+    pub fn arena_len(node_bytes: usize) -> usize {
+        node_bytes.saturating_add(node_bytes / 64)
+    }
+
+    /// The filter's two bits for a key's hash.
+    fn filter_bits(&self, hash: u64) -> [usize; 2] {
+        let n = (self.filter * 8) as u64;
+        [
+            (hash.rotate_left(21) % n) as usize,
+            (hash.rotate_left(42) % n) as usize,
+        ]
+    }
+
+    fn filter_add(&mut self, hash: u64) {
+        if self.filter == 0 {
+            return;
         }
+        for b in self.filter_bits(hash) {
+            if let Some(byte) = self.buf.as_mut().get_mut(b / 8) {
+                *byte |= 1 << (b % 8);
+            }
+        }
+    }
+
+    fn filter_may_hold(&self, hash: u64) -> bool {
+        if self.filter == 0 {
+            return true;
+        }
+        let buf = self.buf.as_ref();
+        self.filter_bits(hash)
+            .iter()
+            .all(|&b| buf.get(b / 8).is_none_or(|byte| byte & (1 << (b % 8)) != 0))
     }
 
     /// The bytes a new node for `key` with a value of `value_len` bytes
@@ -232,7 +284,7 @@ impl<S: Storage> Memtable<S> {
 
     /// Bytes still free in the arena.
     pub fn room(&self) -> usize {
-        self.cap - self.used
+        self.cap.saturating_sub(self.used)
     }
 
     /// Whether every operation of `ops` can be inserted, in order, now.
@@ -241,9 +293,9 @@ impl<S: Storage> Memtable<S> {
         Self::needed_for(ops) <= self.room()
     }
 
-    /// Bytes of the arena in use, dead nodes included.
+    /// Bytes of the arena in use by nodes, dead nodes included.
     pub fn bytes(&self) -> usize {
-        self.used
+        self.used - self.filter
     }
 
     /// Bytes of the arena.
@@ -259,7 +311,10 @@ impl<S: Storage> Memtable<S> {
 
     /// Empties the memtable; its arena is reused as it is.
     pub fn clear(&mut self) {
-        self.used = 0;
+        self.used = self.filter;
+        if let Some(f) = self.buf.as_mut().get_mut(..self.filter) {
+            f.fill(0);
+        }
         self.height = 1;
         self.head = [NIL; MAX_HEIGHT];
     }
@@ -356,8 +411,10 @@ impl<S: Storage> Memtable<S> {
                 return self.overwrite(x, h, &prev, key, value);
             }
         }
-        let height = height_of(key);
+        let hash = xxh3_64(key);
+        let height = height_from(hash);
         let node = self.append(key, value, height)?;
+        self.filter_add(hash);
         if height > self.height {
             // `prev` is HEAD on the new levels.
             self.height = height;
@@ -430,7 +487,16 @@ impl<S: Storage> Memtable<S> {
 
     /// The value of `key`: `Some(None)` is a tombstone, `None` means the
     /// key is not here.
+    #[cfg(test)]
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.get_hashed(key, xxh3_64(key))
+    }
+
+    /// [`Memtable::get`] for a key whose 64-bit XXH3 hash is `hash`.
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<Option<&[u8]>> {
+        if !self.filter_may_hold(hash) {
+            return None;
+        }
         let mut prev = [HEAD; MAX_HEIGHT];
         let x = self.seek(|k| k < key, &mut prev);
         if x == NIL {
@@ -599,6 +665,34 @@ mod tests {
                 assert_eq!(m.get(&key(i)).unwrap().unwrap().len(), round);
             }
         }
+    }
+
+    #[test]
+    fn the_key_filter_turns_away_most_absent_keys_and_no_present_one() {
+        // The filter takes 1/64 of the arena: with 100-byte values, about
+        // 14 bits per key.
+        let value = [7u8; 100];
+        let mut m = Mem::new(vec![0; 1 << 16]);
+        let mut n = 0;
+        while m.insert(&key(n), Some(&value)).is_ok() {
+            n += 1;
+        }
+        for i in 0..n {
+            assert!(m.filter_may_hold(xxh3_64(&key(i))), "key {i}");
+            assert_eq!(m.get(&key(i)), Some(Some(&value[..])));
+        }
+        let passed = (n..n + 10_000)
+            .filter(|&i| m.filter_may_hold(xxh3_64(&key(i))))
+            .count();
+        assert!(
+            passed < 500,
+            "{passed} of 10,000 absent keys passed ({n} present)"
+        );
+        m.clear();
+        let stale = (0..n)
+            .filter(|&i| m.filter_may_hold(xxh3_64(&key(i))))
+            .count();
+        assert_eq!(stale, 0, "clearing empties the filter");
     }
 
     #[test]
