@@ -609,6 +609,34 @@ impl Records {
     }
 }
 
+/// Cursors over the tables `picks` of one level (indexes in priority
+/// order: level 0 holds its tables newest first). Picks next to each other
+/// in the level whose keys increase without overlapping (the tables of one
+/// flush, or of one merge) are read as one run: no other run's data is
+/// newer than one of them and older than the other, so a run's single
+/// priority is right for all of them, and the merge compares fewer keys.
+fn runs_of<'t>(tables: &'t [Table], picks: &[usize]) -> Vec<RunCursor<'t>> {
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < picks.len() {
+        let start = picks[k];
+        let mut end = start + 1;
+        while k + 1 < picks.len()
+            && picks[k + 1] == end
+            && end < tables.len()
+            && tables[end - 1].largest < tables[end].smallest
+        {
+            end += 1;
+            k += 1;
+        }
+        if let Some(run) = tables.get(start..end) {
+            runs.push(RunCursor::new(run));
+        }
+        k += 1;
+    }
+    runs
+}
+
 /// Sorts a short slice by `less` (insertion sort: the slices sorted here
 /// hold a few picks or metadata blocks, and the standard library's sorts
 /// cost kilobytes of code per element type on a microcontroller).
@@ -1881,10 +1909,7 @@ impl<D: BlockDevice> Db<D> {
         // give its block back.
         let mut builder = TableBuilder::new(l);
         let result = (|| -> Result<(), D> {
-            let mut runs: Vec<RunCursor<'_>> = picks
-                .iter()
-                .map(|&i| RunCursor::new(core::slice::from_ref(&levels[lvl][i])))
-                .collect();
+            let mut runs = runs_of(&levels[lvl], &picks);
             let inputs_below = &levels[out_lvl][o_start..o_end];
             runs.push(RunCursor::new(inputs_below));
             let below = runs.len() - 1;
@@ -2194,10 +2219,8 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(cache),
         };
         let mut mem_it = mem.range(start, end).peekable();
-        let mut runs: Vec<RunCursor<'_>> = Vec::new();
-        for t in &levels[0] {
-            runs.push(RunCursor::new(core::slice::from_ref(t)));
-        }
+        let all: Vec<usize> = (0..levels[0].len()).collect();
+        let mut runs = runs_of(&levels[0], &all);
         for lv in &levels[1..] {
             if !lv.is_empty() {
                 runs.push(RunCursor::new(lv));

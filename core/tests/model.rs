@@ -44,8 +44,18 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config(sync_writes: bool) -> Config {
-    Config {
+/// The store's shape: how a memtable compares with a table block.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// A flush writes one table.
+    OneTablePerFlush,
+    /// A flush writes several tables (small erase blocks, a larger
+    /// memtable), so level 0 holds runs of several tables.
+    SeveralTablesPerFlush,
+}
+
+fn config(sync_writes: bool, shape: Shape) -> Config {
+    let base = Config {
         sync_writes,
         memtable_bytes: 2048,
         data_block_bytes: 512,
@@ -55,12 +65,33 @@ fn config(sync_writes: bool) -> Config {
         // Small enough that lookups also exercise eviction.
         cache_bytes: 4096,
         ..Config::default()
+    };
+    match shape {
+        Shape::OneTablePerFlush => base,
+        Shape::SeveralTablesPerFlush => Config {
+            memtable_bytes: 6144,
+            data_block_bytes: 256,
+            max_key_len: 16,
+            l0_compaction_trigger: 3,
+            ..base
+        },
+    }
+}
+
+fn device(shape: Shape) -> RamDevice {
+    match shape {
+        Shape::OneTablePerFlush => RamDevice::new(4096, 96, 4),
+        Shape::SeveralTablesPerFlush => RamDevice::new(1024, 512, 4),
     }
 }
 
 fn run(ops: Vec<Op>, sync_writes: bool) -> Result<(), TestCaseError> {
+    run_shaped(ops, sync_writes, Shape::OneTablePerFlush)
+}
+
+fn run_shaped(ops: Vec<Op>, sync_writes: bool, shape: Shape) -> Result<(), TestCaseError> {
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut db = Db::format(RamDevice::new(4096, 96, 4), config(sync_writes)).unwrap();
+    let mut db = Db::format(device(shape), config(sync_writes, shape)).unwrap();
     for op in ops {
         match op {
             Op::Put(k, v) => {
@@ -112,7 +143,7 @@ fn run(ops: Vec<Op>, sync_writes: bool) -> Result<(), TestCaseError> {
             Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
                 let dev = db.into_device();
-                db = Db::open(dev, config(sync_writes)).unwrap();
+                db = Db::open(dev, config(sync_writes, shape)).unwrap();
             }
         }
     }
@@ -138,5 +169,14 @@ proptest! {
     #[test]
     fn matches_btreemap_model_with_buffered_writes(ops in proptest::collection::vec(op(), 1..300)) {
         run(ops, false)?;
+    }
+
+    /// The same where each flush writes several tables into level 0,
+    /// which reads and merges them as runs.
+    #[test]
+    fn matches_btreemap_model_with_several_tables_per_flush(
+        ops in proptest::collection::vec(op(), 1..400),
+    ) {
+        run_shaped(ops, false, Shape::SeveralTablesPerFlush)?;
     }
 }
