@@ -769,6 +769,11 @@ pub struct Db<D: BlockDevice> {
     max_wal_blocks: usize,
     mem: Memtable<Arena>,
     levels: [Vec<Table>; LEVELS],
+    /// Where level 0's runs end (adjacent tables with increasing, disjoint
+    /// keys: those of one flush), for lookups; valid while level 0 holds
+    /// `l0_runs_for` tables (see [`Db::index_level0`]).
+    l0_runs: Vec<usize>,
+    l0_runs_for: usize,
     /// The log blocks the manifest names, oldest first: those written to,
     /// then those started ahead of need.
     wal: Vec<WalRef>,
@@ -890,6 +895,8 @@ impl<D: BlockDevice> Db<D> {
             max_wal_blocks,
             mem,
             levels: Default::default(),
+            l0_runs: Vec::new(),
+            l0_runs_for: usize::MAX,
             wal: Vec::new(),
             wal_used: 0,
             wal_active: None,
@@ -1161,6 +1168,7 @@ impl<D: BlockDevice> Db<D> {
             wal[i].end = off as u32;
         }
         wal.truncate(keep);
+        self.index_level0();
         self.wal = wal;
         self.wal_used = self.wal.len();
         debug!(
@@ -1240,9 +1248,24 @@ impl<D: BlockDevice> Db<D> {
         self.commit_sealing(freed, false)
     }
 
+    /// Finds level 0's runs again. Every change to the levels is committed
+    /// (or deferred with `commit_later`) before the next lookup, and both
+    /// call this.
+    fn index_level0(&mut self) {
+        let l0 = &self.levels[0];
+        self.l0_runs.clear();
+        for i in 1..=l0.len() {
+            if i == l0.len() || l0[i - 1].largest >= l0[i].smallest {
+                self.l0_runs.push(i);
+            }
+        }
+        self.l0_runs_for = l0.len();
+    }
+
     /// As `commit`; `seals_log`: the manifest seals log records that may
     /// not be durable yet, so the commit syncs first.
     fn commit_sealing(&mut self, freed: &[u32], seals_log: bool) -> Result<(), D> {
+        self.index_level0();
         let m = self.manifest(block_ids(&self.levels));
         let r = commit_manifest(
             &mut self.io,
@@ -1266,6 +1289,7 @@ impl<D: BlockDevice> Db<D> {
     /// holds more blocks than the log may take (which bounds the space it
     /// costs), or when free space is short.
     fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
+        self.index_level0();
         self.space.deferred.extend_from_slice(freed);
         self.meta.dirty = true;
         let held = self.space.deferred.len();
@@ -2137,16 +2161,22 @@ impl<D: BlockDevice> Db<D> {
         };
         let mut found = None;
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
-            let candidates: &[Table] = if lvl == 0 {
-                tables
-            } else {
-                let i = tables.partition_point(|t| t.largest.as_slice() < key);
-                if i >= tables.len() {
-                    continue;
-                }
-                core::slice::from_ref(&tables[i])
-            };
-            for t in candidates {
+            // Each run of the level (one, below level 0) holds at most one
+            // table whose range may cover the key.
+            let (mut start, mut run) = (0, 0);
+            while start < tables.len() {
+                let end = if lvl > 0 {
+                    tables.len()
+                } else if self.l0_runs_for == tables.len() {
+                    self.l0_runs.get(run).copied().unwrap_or(tables.len())
+                } else {
+                    start + 1
+                };
+                let end = end.clamp(start + 1, tables.len());
+                let seg = &tables[start..end];
+                (start, run) = (end, run + 1);
+                let i = seg.partition_point(|t| t.largest.as_slice() < key);
+                let Some(t) = seg.get(i) else { continue };
                 match t.get(
                     &mut self.io,
                     &self.layout,
