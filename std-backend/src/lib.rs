@@ -37,4 +37,4 @@ pub use cairn_core::{Allocation, Batch, CheckReport, Config, Stats};
 pub use db::{Db, Range};
 pub use device::{FileDevice, DEFAULT_BLOCK_SIZE, DEFAULT_CAPACITY};
 pub use error::{Error, StoreError};
-pub use options::{Options, DEFAULT_CACHE_BYTES};
+pub use options::{Options, DEFAULT_CACHE_BYTES, DEFAULT_MEMTABLE_BYTES};
