@@ -562,7 +562,10 @@ impl Document<'_> {
              redb, one write transaction per operation); no engine is given batches. Reads \
              use each engine's cheapest read API: cairn `get_into` into a reused buffer, \
              redb one read transaction for the whole workload, the others plain `get`. \
-             Scans and seeks use each engine's range iterator (cairn `Db::range`/`Db::iter`).\n\
+             Scans and seeks use each engine's cheapest way to read a range: cairn `Db::scan`, \
+             which lends each key and value to a callback (its `Db::range` iterator hands out \
+             owned copies), redb its range iterator, whose guards lend its pages, and fjall \
+             and sled their range iterators.\n\
              - **Fresh directories, same keys.** Each engine works in a fresh temporary \
              directory. fillseq, fillrandom and the fillsyncs each start from an empty store; \
              the other workloads run, in the order of the table, on one store per engine \

@@ -115,26 +115,26 @@ impl Reader for CairnReader<'_> {
     fn get(&mut self, key: &[u8]) -> Result<Option<usize>> {
         Ok(self.db.get_into(key, &mut self.buf)?)
     }
+    // Ranges are read with `Db::scan`, which lends each key and value to
+    // a callback (as redb's guards lend its pages), rather than with
+    // `Db::range`, which hands out owned copies.
     fn seek(&mut self, key: &[u8], n: usize) -> Result<usize> {
         let mut seen = 0;
-        for entry in self
-            .db
-            .range::<[u8], _>((Bound::Included(key), Bound::Unbounded))
-            .take(n)
-        {
-            let (_, value) = entry?;
-            std::hint::black_box(&value);
-            seen += 1;
-        }
+        self.db
+            .scan::<[u8], _, _>((Bound::Included(key), Bound::Unbounded), |_, value| {
+                std::hint::black_box(value);
+                seen += 1;
+                seen < n
+            })?;
         Ok(seen)
     }
     fn scan(&mut self) -> Result<usize> {
         let mut seen = 0;
-        for entry in self.db.iter() {
-            let (_, value) = entry?;
-            std::hint::black_box(&value);
+        self.db.scan::<[u8], _, _>(.., |_, value| {
+            std::hint::black_box(value);
             seen += 1;
-        }
+            true
+        })?;
         Ok(seen)
     }
 }
