@@ -577,8 +577,11 @@ impl Document<'_> {
              the final sync, not opening or closing.\n\
              - **Defaults otherwise.** Every engine runs with its default tuning (cache sizes, \
              compression, compaction, background threads): cairn-std {} with 256 KiB file \
-             blocks and a 1 MiB memtable; fjall {}; redb {}; sled {}.\n",
+             blocks, a {} MiB memtable and a {} MiB block cache; fjall {} (its default \
+             memtable is 64 MiB); redb {}; sled {}.\n",
             env!("CARGO_PKG_VERSION"),
+            cairn_std::DEFAULT_MEMTABLE_BYTES >> 20,
+            cairn_std::DEFAULT_CACHE_BYTES >> 20,
             option_env!("BENCH_VERSION_FJALL").unwrap_or("?"),
             option_env!("BENCH_VERSION_REDB").unwrap_or("?"),
             option_env!("BENCH_VERSION_SLED").unwrap_or("?"),

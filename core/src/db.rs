@@ -2421,6 +2421,14 @@ impl<D: BlockDevice> Db<D> {
                 {
                     rep.found(t.block, "table changed on media");
                 }
+                match fresh.verify_bloom(&mut self.io, &self.layout, &mut self.scratch) {
+                    Ok(()) => {}
+                    Err(Error::Corrupted(c)) => {
+                        rep.found(c.block, c.what);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 let mut c = TableCursor::new();
                 let mut count = 0u64;
                 let mut tombs = 0u32;

@@ -392,7 +392,7 @@ fn parse_index<'b, E>(
 
 /// Length of the fixed part of a decoded [`Meta`], and of each of its
 /// per-data-block records.
-const META_HEAD: usize = 16;
+const META_HEAD: usize = 4;
 const META_REC: usize = 12;
 
 fn le32(b: &[u8], at: usize) -> usize {
@@ -401,18 +401,18 @@ fn le32(b: &[u8], at: usize) -> usize {
     u32::from_le_bytes(w) as usize
 }
 
-/// A table's index and bloom filter, checked and decoded into a layout
-/// searched in place (held in the block cache, or in a buffer of the
-/// reader's when there is no cache):
+/// A table's index, checked and decoded into a layout searched in place
+/// (held in the block cache, or in a buffer of the reader's when there is
+/// no cache):
 ///
 /// ```text
-/// u32 n | u32 bloom_at | u32 bloom_len | u32 k
+/// u32 n
 /// (n + 1) x { u32 key_start | u32 data_off | u32 data_len }   (record n: key_start = end of keys)
-/// first keys of the n data blocks, back to back | bloom bits
+/// first keys of the n data blocks, back to back
 /// ```
 ///
-/// Built only by [`Table::read_meta`] from a checked index and filter, so
-/// its offsets are consistent by construction.
+/// Built only by [`Table::read_part`] from a checked index, so its offsets
+/// are consistent by construction.
 #[derive(Clone, Copy)]
 pub(crate) struct Meta<'a>(&'a [u8]);
 
@@ -447,24 +447,40 @@ impl<'a> Meta<'a> {
         }
         lo
     }
-
-    fn may_contain(&self, hash: u64) -> bool {
-        let at = le32(self.0, 4);
-        let bits = &self.0[at..at + le32(self.0, 8)];
-        let nbits = bits.len() as u64 * 8;
-        if nbits == 0 {
-            return true;
-        }
-        bloom_probes(hash, nbits, le32(self.0, 12) as u8, |b| {
-            bits[(b / 8) as usize] & (1 << (b % 8)) != 0
-        })
-    }
 }
 
-/// The cache key of a table's decoded index and bloom filter (data blocks
-/// are keyed by their offset, which is never `u32::MAX`).
-fn meta_key(t: &Table) -> (u32, u64, u32) {
-    (t.block, t.epoch, u32::MAX)
+/// Whether a checked bloom filter (`k`, then the bit array) may hold the
+/// key with this hash.
+fn bloom_may_contain(bloom: &[u8], hash: u64) -> bool {
+    let (Some(&k), Some(bits)) = (bloom.first(), bloom.get(1..)) else {
+        return true;
+    };
+    let nbits = bits.len() as u64 * 8;
+    if nbits == 0 {
+        return true;
+    }
+    bloom_probes(hash, nbits, k, |b| {
+        bits[(b / 8) as usize] & (1 << (b % 8)) != 0
+    })
+}
+
+/// The two parts of a table read when needed rather than kept in memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The bloom filter: `k` and the bit array, checked.
+    Bloom,
+    /// The index, checked and decoded as a [`Meta`].
+    Index,
+}
+
+/// The cache key of a table's bloom filter or decoded index (data blocks
+/// are keyed by their offset, which is never this high).
+fn part_key(t: &Table, part: Part) -> (u32, u64, u32) {
+    let off = match part {
+        Part::Bloom => u32::MAX,
+        Part::Index => u32::MAX - 1,
+    };
+    (t.block, t.epoch, off)
 }
 
 impl Table {
@@ -525,93 +541,98 @@ impl Table {
         })
     }
 
-    /// Reads and checks the index and bloom filter (into `raw`) and decodes
-    /// them into `out` as a [`Meta`].
-    fn read_meta<D: BlockDevice>(
+    /// Reads and checks the bloom filter (into `out`), or the index (into
+    /// `raw`, decoded into `out` as a [`Meta`]).
+    fn read_part<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
         l: &Layout,
+        part: Part,
         raw: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<(), Error<D::Error>> {
         let f = &self.footer;
-        let (ioff, boff) = (f.index_off as usize, f.bloom_off as usize);
-        let blen = f.bloom_len as usize;
-        if boff < ioff {
-            return Err(corrupt(self.block, "table footer inconsistent"));
+        if part == Part::Bloom {
+            let blen = f.bloom_len as usize;
+            read_padded(io, l, self.block, f.bloom_off as usize, blen, out)?;
+            if blen < 5
+                || checksum(self.epoch, &out[..blen - 4]) != u32_at(out, blen - 4).unwrap_or(0)
+            {
+                return Err(corrupt(self.block, "table bloom filter checksum mismatch"));
+            }
+            if out[0] == 0 || out[0] > 30 {
+                return Err(corrupt(self.block, "table bloom filter malformed"));
+            }
+            out.truncate(blen - 4);
+            return Ok(());
         }
-        // The index and the bloom filter are adjacent: one read.
-        read_padded(io, l, self.block, ioff, boff - ioff + blen, raw)?;
-        let bloom = &raw[boff - ioff..boff - ioff + blen];
-        if blen < 5
-            || checksum(self.epoch, &bloom[..blen - 4]) != u32_at(bloom, blen - 4).unwrap_or(0)
-        {
-            return Err(corrupt(self.block, "table bloom filter checksum mismatch"));
-        }
-        let k = bloom[0];
-        if k == 0 || k > 30 {
-            return Err(corrupt(self.block, "table bloom filter malformed"));
-        }
-        let bits = &bloom[1..blen - 4];
+        read_padded(
+            io,
+            l,
+            self.block,
+            f.index_off as usize,
+            f.index_len as usize,
+            raw,
+        )?;
         let n = f.data_blocks as usize;
         let keys_at = META_HEAD + (n + 1) * META_REC;
         out.clear();
         out.resize(keys_at, 0);
         let mut i = 0;
-        let largest = parse_index(
-            &raw[..boff - ioff],
-            f,
-            l,
-            self.block,
-            self.epoch,
-            |key, off, len| {
-                if i < n {
-                    let at = META_HEAD + i * META_REC;
-                    let start = out.len() as u32;
-                    out[at..at + 4].copy_from_slice(&start.to_le_bytes());
-                    out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
-                    out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
-                    out.extend_from_slice(key);
-                }
-                i += 1;
-            },
-        )?;
+        let largest = parse_index(raw, f, l, self.block, self.epoch, |key, off, len| {
+            if i < n {
+                let at = META_HEAD + i * META_REC;
+                let start = out.len() as u32;
+                out[at..at + 4].copy_from_slice(&start.to_le_bytes());
+                out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
+                out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(key);
+            }
+            i += 1;
+        })?;
         let end = META_HEAD + n * META_REC;
         let keys_end = out.len() as u32;
         out[end..end + 4].copy_from_slice(&keys_end.to_le_bytes());
-        let bloom_at = out.len() as u32;
         out[0..4].copy_from_slice(&(n as u32).to_le_bytes());
-        out[4..8].copy_from_slice(&bloom_at.to_le_bytes());
-        out[8..12].copy_from_slice(&(bits.len() as u32).to_le_bytes());
-        out[12..16].copy_from_slice(&(k as u32).to_le_bytes());
         // The table in memory was loaded from this index: its keys must
         // still be there.
         if Meta(out).first_key(0) != self.smallest.as_slice() || largest != self.largest.as_slice()
         {
             return Err(corrupt(self.block, "table changed on media"));
         }
-        out.extend_from_slice(bits);
         Ok(())
     }
 
-    /// This table's [`Meta`] from the cache, or read from the device (into
-    /// `raw`, decoded into `own`) and cached. `Some` holds the cached copy;
-    /// `None` means it is in `own`.
-    fn fetch_meta<D: BlockDevice>(
+    /// This table's bloom filter or index from the cache, or read from the
+    /// device (through `raw`, into `own`) and cached. `Some` holds the
+    /// cached copy; `None` means it is in `own`.
+    fn fetch<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
         l: &Layout,
+        part: Part,
         cx: &mut ReadCtx<'_>,
         raw: &mut Vec<u8>,
         own: &mut Vec<u8>,
     ) -> Result<Option<Shared>, Error<D::Error>> {
-        let key = meta_key(self);
+        let key = part_key(self, part);
         if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
             return Ok(Some(m.clone()));
         }
         cx.meta_reads += 1;
-        self.read_meta(io, l, raw, own)?;
+        self.read_part(io, l, part, raw, own)?;
         Ok(cx.cache.as_deref_mut().and_then(|c| c.insert(key, own)))
+    }
+
+    /// Reads and checks the bloom filter (`check` reads the rest of a table
+    /// through a cursor, which needs only the index).
+    pub(crate) fn verify_bloom<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error<D::Error>> {
+        self.read_part(io, l, Part::Bloom, &mut Vec::new(), buf)
     }
 
     /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
@@ -646,11 +667,12 @@ impl Table {
         if !self.covers(key) {
             return Ok(Lookup::Absent);
         }
-        let held = self.fetch_meta(io, l, cx, buf, own)?;
-        let meta = Meta(held.as_deref().unwrap_or(own));
-        if !meta.may_contain(hash) {
+        let bloom = self.fetch(io, l, Part::Bloom, cx, buf, own)?;
+        if !bloom_may_contain(bloom.as_deref().unwrap_or(own), hash) {
             return Ok(Lookup::Absent);
         }
+        let held = self.fetch(io, l, Part::Index, cx, buf, own)?;
+        let meta = Meta(held.as_deref().unwrap_or(own));
         let i = meta.blocks_up_to(key);
         if i == 0 {
             return Ok(Lookup::Absent);
@@ -761,8 +783,8 @@ pub(crate) struct TableCursor {
     end: usize,
     /// Current entry: key offset, key length, value (offset, length).
     cur: Option<CurEntry>,
-    /// The table's index and bloom filter, from the cache (`meta_shared`)
-    /// or read for this cursor (`meta_own`).
+    /// The table's index, from the cache (`meta_shared`) or read for this
+    /// cursor (`meta_own`).
     meta_shared: Option<Shared>,
     meta_own: Vec<u8>,
 }
@@ -807,7 +829,7 @@ impl TableCursor {
             Bound::Included(k) | Bound::Excluded(k) => Some(k),
         };
         self.shared = None;
-        self.meta_shared = t.fetch_meta(io, l, cx, &mut self.own, &mut self.meta_own)?;
+        self.meta_shared = t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
         self.next_block = match target {
             None => 0,
             Some(k) => self.meta().blocks_up_to(k).saturating_sub(1),
