@@ -331,6 +331,14 @@ mod alloc_codec {
     }
 }
 
+/// The 64-bit XXH3 hash of a key, which bloom filters, the memtable's key
+/// filter and its tower heights all use. Kept out of line, so that a
+/// microcontroller's flash holds one copy of it.
+#[inline(never)]
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
 /// Length of a framed record with a payload of `payload_len` bytes.
 pub const fn record_len(payload_len: usize, align: usize) -> usize {
     round_up(FRAME_LEN + payload_len, align)

@@ -35,7 +35,7 @@
 
 use core::ops::Bound;
 
-use xxhash_rust::xxh3::xxh3_64;
+use crate::format::key_hash;
 
 /// The tallest tower: with a branching factor of 4, enough for millions of
 /// entries.
@@ -113,7 +113,7 @@ impl<S: Storage> Default for Memtable<S> {
 /// The height of the tower of `key`'s nodes: 1, then one more with
 /// probability 1/4 each, from the key's hash.
 fn height_of(key: &[u8]) -> usize {
-    height_from(xxh3_64(key))
+    height_from(key_hash(key))
 }
 
 fn height_from(mut h: u64) -> usize {
@@ -411,7 +411,7 @@ impl<S: Storage> Memtable<S> {
                 return self.overwrite(x, h, &prev, key, value);
             }
         }
-        let hash = xxh3_64(key);
+        let hash = key_hash(key);
         let height = height_from(hash);
         let node = self.append(key, value, height)?;
         self.filter_add(hash);
@@ -489,7 +489,7 @@ impl<S: Storage> Memtable<S> {
     /// key is not here.
     #[cfg(test)]
     pub fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.get_hashed(key, xxh3_64(key))
+        self.get_hashed(key, key_hash(key))
     }
 
     /// [`Memtable::get`] for a key whose 64-bit XXH3 hash is `hash`.
@@ -678,11 +678,11 @@ mod tests {
             n += 1;
         }
         for i in 0..n {
-            assert!(m.filter_may_hold(xxh3_64(&key(i))), "key {i}");
+            assert!(m.filter_may_hold(key_hash(&key(i))), "key {i}");
             assert_eq!(m.get(&key(i)), Some(Some(&value[..])));
         }
         let passed = (n..n + 10_000)
-            .filter(|&i| m.filter_may_hold(xxh3_64(&key(i))))
+            .filter(|&i| m.filter_may_hold(key_hash(&key(i))))
             .count();
         assert!(
             passed < 500,
@@ -690,7 +690,7 @@ mod tests {
         );
         m.clear();
         let stale = (0..n)
-            .filter(|&i| m.filter_may_hold(xxh3_64(&key(i))))
+            .filter(|&i| m.filter_may_hold(key_hash(&key(i))))
             .count();
         assert_eq!(stale, 0, "clearing empties the filter");
     }

@@ -23,10 +23,7 @@ use crate::format::{
 };
 use crate::io::Io;
 
-/// The hash the bloom filters use.
-pub(crate) fn key_hash(key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key)
-}
+pub(crate) use crate::format::key_hash;
 
 fn bloom_probes(hash: u64, nbits: u64, k: u8, mut f: impl FnMut(u64) -> bool) -> bool {
     let mut x = hash;
@@ -344,7 +341,7 @@ fn parse_index<'b, E>(
     l: &Layout,
     block: u32,
     epoch: u64,
-    mut each: impl FnMut(&'b [u8], u32, u32),
+    each: &mut dyn FnMut(&'b [u8], u32, u32),
 ) -> Result<&'b [u8], Error<E>> {
     let ilen = footer.index_len as usize;
     if ilen < 4
@@ -526,7 +523,7 @@ impl Table {
             buf,
         )?;
         let mut smallest = Vec::new();
-        let largest = parse_index(buf, &footer, l, block, epoch, |k, _, _| {
+        let largest = parse_index(buf, &footer, l, block, epoch, &mut |k, _, _| {
             if smallest.is_empty() {
                 smallest.extend_from_slice(k);
             }
@@ -579,7 +576,7 @@ impl Table {
         out.clear();
         out.resize(keys_at, 0);
         let mut i = 0;
-        let largest = parse_index(raw, f, l, self.block, self.epoch, |key, off, len| {
+        let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
                 let at = META_HEAD + i * META_REC;
                 let start = out.len() as u32;
