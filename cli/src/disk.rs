@@ -169,6 +169,11 @@ pub fn engine_stats(s: &cairn_std::Stats) -> Vec<Stat> {
             s.table_block_reads,
             "Table data blocks read.",
         ),
+        c(
+            "read_merges",
+            s.read_merges,
+            "Merges into one sorted run that reads paid for.",
+        ),
     ];
     for (level, n) in s.tables_per_level.iter().enumerate() {
         out.push(g(

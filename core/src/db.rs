@@ -155,6 +155,9 @@ pub struct Stats {
     /// Tables' indexes and bloom filters read from the device (those not
     /// found in the block cache).
     pub table_meta_reads: u64,
+    /// Merges of every sorted run into one that reads paid for
+    /// ([`Db::maintain`]).
+    pub read_merges: u64,
     /// Live tables per level.
     pub tables_per_level: [u32; LEVELS],
     /// Blocks holding live data, the log or the manifest.
@@ -284,6 +287,11 @@ struct OpCounts {
     user_bytes: u64,
     table_block_reads: u64,
     table_meta_reads: u64,
+    read_merges: u64,
+    /// What reads have spent, since the last merge, on runs that did not
+    /// hold what they looked for (see [`Db::maintenance_due`]), in bytes
+    /// of merging it would pay for.
+    read_debt: u64,
 }
 
 /// Which blocks are free, and the epoch counter.
@@ -657,6 +665,17 @@ const CUT_FREE_BLOCKS: u32 = 3;
 
 /// Most tables of a level below 0 merged down together.
 const MAX_RUN_PICKS: usize = 4;
+
+/// What a lookup spends on one sorted run that does not hold its key (a
+/// table's key range, bloom filter and, for a false positive, index and
+/// data block), in bytes of merging that cost as much: on a PC a merge
+/// rewrites a byte in about 3.3 ns and such a probe takes about 0.45 µs
+/// (`docs/benchmarks.md`).
+const LOOKUP_PROBE_BYTES: u64 = 128;
+/// What a scan spends positioning a cursor in one more sorted run (binary
+/// search of the run, index, data block, restart point, and one more
+/// source to compare for each entry), as above: about 1.9 µs.
+const SCAN_RUN_BYTES: u64 = 512;
 
 /// The run holding the smallest current key, and that key; on a tie the
 /// first such run, which has priority (it holds the newer data).
@@ -2147,6 +2166,88 @@ impl<D: BlockDevice> Db<D> {
         self.settle()
     }
 
+    /// The sorted runs a read may consult: the memtable (if it holds
+    /// anything), each run of level 0, and each other level holding data.
+    fn sorted_runs(&self) -> usize {
+        let l0 = if self.levels[0].is_empty() {
+            0
+        } else if self.l0_runs_for == self.levels[0].len() {
+            self.l0_runs.len()
+        } else {
+            self.levels[0].len()
+        };
+        let deeper = self.levels[1..].iter().filter(|l| !l.is_empty()).count();
+        !self.mem.is_empty() as usize + l0 + deeper
+    }
+
+    /// Whether reads have paid for a merge of the store into one sorted
+    /// run: [`Db::maintain`] would do it.
+    ///
+    /// Every lookup that consults a run not holding its key (above the
+    /// deepest level, which a merge would not spare it), and every scan
+    /// that places a cursor in more than one run, adds to a debt counted in
+    /// what that work would have paid for in merging. Once the debt reaches
+    /// what merging every run into one costs (rewriting the memtable and
+    /// every table), merging is worth it, as buying is once the rent paid
+    /// reaches the price: whatever reads follow, reads and merges together
+    /// then cost at most about twice what they would with the best choice
+    /// made in hindsight. This is LevelDB's seek-triggered compaction, with
+    /// a threshold that grows with the store, so reads trigger a full merge
+    /// at most once per store's worth of wasted work.
+    pub fn maintenance_due(&self) -> bool {
+        if self.sorted_runs() < 2 {
+            return false;
+        }
+        let merge_bytes: u64 =
+            (0..LEVELS).map(|l| self.level_bytes(l)).sum::<u64>() + self.mem.bytes() as u64;
+        self.ops.read_debt >= merge_bytes
+    }
+
+    /// Merges every sorted run into one, as [`Db::compact`] does, if reads
+    /// have paid for it ([`Db::maintenance_due`]); returns whether it did.
+    ///
+    /// Call it when the store is idle, or after reads: `cairn-std` calls it
+    /// after each read that finds it due. A store too full to merge
+    /// everything is left as it is (the debt is forgiven, so the next
+    /// attempt waits for as much again); other errors are returned.
+    ///
+    /// ```
+    /// use cairn_core::{Config, Db, device::RamDevice};
+    ///
+    /// let cfg = Config { memtable_bytes: 4096, ..Config::default() };
+    /// let mut db = Db::format(RamDevice::new(4096, 64, 4), cfg).unwrap();
+    /// for i in 0..200u32 {
+    ///     db.put(&i.to_be_bytes(), b"some value").unwrap();
+    /// }
+    /// // Lookups of keys the store lacks, inside its key range: each
+    /// // consults every run in vain.
+    /// let mut buf = [0u8; 16];
+    /// for i in 0..100_000u32 {
+    ///     if db.maintenance_due() {
+    ///         break;
+    ///     }
+    ///     db.get(&[0, 0, 0, (i % 200) as u8, 1], &mut buf).unwrap();
+    /// }
+    /// assert!(db.maintain().unwrap());
+    /// assert_eq!(db.stats().read_merges, 1);
+    /// assert!(!db.maintenance_due());
+    /// ```
+    pub fn maintain(&mut self) -> Result<bool, D> {
+        if !self.maintenance_due() {
+            return Ok(false);
+        }
+        self.ops.read_debt = 0;
+        match self.compact() {
+            Ok(()) => {
+                self.ops.read_merges += 1;
+                debug!("reads merged the store into one run");
+                Ok(true)
+            }
+            Err(Error::Full) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn lookup<R>(&mut self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, D> {
         self.check_key(key)?;
         self.ops.gets += 1;
@@ -2160,6 +2261,8 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(&mut self.cache),
         };
         let mut found = None;
+        // Probes of the deepest level are a cost no merge can save.
+        let deepest = self.levels.iter().rposition(|l| !l.is_empty());
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
             // Each run of the level (one, below level 0) holds at most one
             // table whose range may cover the key.
@@ -2186,7 +2289,12 @@ impl<D: BlockDevice> Db<D> {
                     &mut self.meta_scratch,
                     &mut cx,
                 )? {
-                    Lookup::Absent => continue,
+                    Lookup::Absent => {
+                        if Some(lvl) != deepest {
+                            self.ops.read_debt += LOOKUP_PROBE_BYTES;
+                        }
+                        continue;
+                    }
                     Lookup::Deleted => break 'levels,
                     Lookup::Found(o, n) => {
                         found = Some((o, n));
@@ -2227,6 +2335,9 @@ impl<D: BlockDevice> Db<D> {
 
     /// Calls `f` with every live key and value in `[start, end)` (as the
     /// bounds say), in key order, until `f` returns false.
+    ///
+    /// Keys and values are lent to `f` where they lie (the memtable, or a
+    /// data block in the cache or read for this scan), never copied.
     pub fn scan(
         &mut self,
         start: Bound<&[u8]>,
@@ -2239,6 +2350,8 @@ impl<D: BlockDevice> Db<D> {
             layout,
             mem,
             levels,
+            l0_runs,
+            l0_runs_for,
             ops,
             cache,
             ..
@@ -2249,13 +2362,29 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(cache),
         };
         let mut mem_it = mem.range(start, end).peekable();
-        let all: Vec<usize> = (0..levels[0].len()).collect();
-        let mut runs = runs_of(&levels[0], &all);
+        let mut runs = Vec::with_capacity(l0_runs.len() + LEVELS);
+        if *l0_runs_for == levels[0].len() {
+            let mut from = 0;
+            for &to in l0_runs.iter() {
+                if let Some(run) = levels[0].get(from..to) {
+                    runs.push(RunCursor::new(run));
+                }
+                from = to;
+            }
+        } else {
+            let all: Vec<usize> = (0..levels[0].len()).collect();
+            runs = runs_of(&levels[0], &all);
+        }
         for lv in &levels[1..] {
             if !lv.is_empty() {
                 runs.push(RunCursor::new(lv));
             }
         }
+        // Every source past the first costs each seek a cursor to place.
+        let sources = runs.len() + !mem.is_empty() as usize;
+        ops.read_debt += SCAN_RUN_BYTES * sources.saturating_sub(1) as u64;
+        // Which runs stand at the key being visited.
+        let mut at_key = vec![false; runs.len()];
         let r = (|| {
             for r in runs.iter_mut() {
                 r.seek(io, layout, start, &mut cx)?;
@@ -2265,41 +2394,40 @@ impl<D: BlockDevice> Db<D> {
                 Bound::Included(e) => k > e,
                 Bound::Excluded(e) => k >= e,
             };
-            let mut key = Vec::new();
-            let mut value = Vec::new();
             loop {
-                // Source 0 is the memtable, then runs in priority order.
-                let mut best: Option<(usize, &[u8])> = mem_it.peek().map(|(k, _)| (0, *k));
-                if let Some((i, k)) = smallest(&runs) {
-                    if best.is_none_or(|(_, b)| k < b) {
-                        best = Some((i + 1, k));
+                // Source 0 is the memtable, then runs in priority order: on
+                // a tie the first source holds the newest version.
+                let head = mem_it.peek().copied();
+                let mut best: Option<(usize, &[u8])> = head.map(|(k, _)| (0, k));
+                for (i, r) in runs.iter().enumerate() {
+                    if let Some(k) = r.key() {
+                        if best.is_none_or(|(_, b)| k < b) {
+                            best = Some((i + 1, k));
+                        }
                     }
                 }
-                let Some((src, k)) = best else { break };
-                if past_end(k) {
+                let Some((src, key)) = best else { break };
+                if past_end(key) {
                     break;
                 }
-                key.clear();
-                key.extend_from_slice(k);
-                let live = if src == 0 {
-                    mem_it.peek().and_then(|(_, v)| *v)
-                } else {
-                    runs[src - 1].c.value()
+                let live = match (src, head) {
+                    (0, Some((_, v))) => v,
+                    _ => runs[src - 1].c.value(),
                 };
-                let is_live = live.is_some();
-                if let Some(v) = live {
-                    value.clear();
-                    value.extend_from_slice(v);
+                let mem_at_key = src == 0;
+                for (flag, r) in at_key.iter_mut().zip(runs.iter()) {
+                    *flag = r.key() == Some(key);
                 }
-                if mem_it.peek().is_some_and(|(k, _)| *k == key.as_slice()) {
+                let go_on = live.is_none_or(|v| f(key, v));
+                if mem_at_key {
                     mem_it.next();
                 }
-                for r in runs.iter_mut() {
-                    if r.key() == Some(key.as_slice()) {
+                for (flag, r) in at_key.iter().zip(runs.iter_mut()) {
+                    if *flag {
                         r.advance(io, layout, &mut cx)?;
                     }
                 }
-                if is_live && !f(&key, &value) {
+                if !go_on {
                     break;
                 }
             }
@@ -2353,6 +2481,7 @@ impl<D: BlockDevice> Db<D> {
             syncs: c.syncs,
             table_block_reads: self.ops.table_block_reads,
             table_meta_reads: self.ops.table_meta_reads,
+            read_merges: self.ops.read_merges,
             tables_per_level,
             blocks_in_use: self.io.geo.block_count - self.space.available(),
             blocks_free: self.space.available(),

@@ -110,6 +110,9 @@ struct Shared {
     written: AtomicU64,
     /// A sync failed: nothing written since can be trusted to be durable.
     failed: AtomicBool,
+    /// Reads merge the store into one sorted run once they have paid for
+    /// it ([`Options::read_merges`]).
+    read_merges: bool,
 }
 
 impl Drop for Shared {
@@ -180,11 +183,11 @@ impl Db {
                             e => Error::Store(e),
                         })?
                     };
-                    return Db::from_engine(path, engine, user_config);
+                    return Db::from_engine(path, engine, user_config, options.read_merges);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound && options.create_if_missing => {
                     if let Some(engine) = create(path, &options)? {
-                        return Db::from_engine(path, engine, user_config);
+                        return Db::from_engine(path, engine, user_config, options.read_merges);
                     }
                 }
                 Err(e) => return Err(io_error(path)(e)),
@@ -195,7 +198,12 @@ impl Db {
         )))
     }
 
-    fn from_engine(path: &Path, engine: Engine, config: Config) -> Result<Db, Error> {
+    fn from_engine(
+        path: &Path,
+        engine: Engine,
+        config: Config,
+        read_merges: bool,
+    ) -> Result<Db, Error> {
         let sync_file = engine.device().try_clone_file().map_err(io_error(path))?;
         let seq = engine.last_seq();
         Ok(Db {
@@ -207,6 +215,7 @@ impl Db {
                 synced: Mutex::new(seq),
                 written: AtomicU64::new(seq),
                 failed: AtomicBool::new(false),
+                read_merges,
             }),
         })
     }
@@ -279,7 +288,10 @@ impl Db {
     /// [`cairn_core::Error::TooLarge`] for an unusable key, or any error
     /// reading the store.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.engine()?.get_vec(key.as_ref())?)
+        let mut engine = self.engine()?;
+        let value = engine.get_vec(key.as_ref())?;
+        after_read(&self.shared, &mut engine)?;
+        Ok(value)
     }
 
     /// Copies the value stored under `key` into `buf` and returns its
@@ -290,7 +302,10 @@ impl Db {
     /// As for [`Db::get`]; [`cairn_core::Error::BufferTooSmall`] (carrying
     /// the value's length) if `buf` is too short.
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>, Error> {
-        Ok(self.engine()?.get(key.as_ref(), buf)?)
+        let mut engine = self.engine()?;
+        let found = engine.get(key.as_ref(), buf)?;
+        after_read(&self.shared, &mut engine)?;
+        Ok(found)
     }
 
     /// Whether a value is stored under `key`.
@@ -299,11 +314,14 @@ impl Db {
     ///
     /// As for [`Db::get`].
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
-        match self.engine()?.get(key.as_ref(), &mut []) {
-            Ok(found) => Ok(found.is_some()),
-            Err(cairn_core::Error::BufferTooSmall { .. }) => Ok(true),
-            Err(e) => Err(e.into()),
-        }
+        let mut engine = self.engine()?;
+        let found = match engine.get(key.as_ref(), &mut []) {
+            Ok(found) => found.is_some(),
+            Err(cairn_core::Error::BufferTooSmall { .. }) => true,
+            Err(e) => return Err(e.into()),
+        };
+        after_read(&self.shared, &mut engine)?;
+        Ok(found)
     }
 
     /// Stores `value` under `key`, replacing any earlier value.
@@ -409,7 +427,10 @@ impl Db {
         if is_empty_range(start, end) {
             return Ok(());
         }
-        Ok(self.engine()?.scan(start, end, f)?)
+        let mut engine = self.engine()?;
+        engine.scan(start, end, f)?;
+        after_read(&self.shared, &mut engine)?;
+        Ok(())
     }
 
     /// Writes the in-memory buffer of recent writes out into a table.
@@ -514,6 +535,7 @@ impl Range {
             full = buffer.len() >= chunk || bytes >= CHUNK_BYTES;
             !full
         })?;
+        after_read(shared, &mut engine)?;
         drop(engine);
         match buffer.back() {
             Some((last, _)) if full => *next_start = Bound::Excluded(last.clone()),
@@ -539,6 +561,18 @@ impl Iterator for Range {
 }
 
 impl FusedIterator for Range {}
+
+/// After a read, under the same turn of the lock: merges the store into one
+/// sorted run if reads have paid for it ([`Options::read_merges`],
+/// [`cairn_core::Db::maintain`]). The merge changes no key's value; it
+/// is committed like any compaction and made durable by the next sync. A
+/// store whose sync failed is left alone.
+fn after_read(shared: &Shared, engine: &mut Engine) -> Result<(), Error> {
+    if shared.read_merges && !shared.failed.load(Ordering::Acquire) && engine.maintenance_due() {
+        engine.maintain()?;
+    }
+    Ok(())
+}
 
 fn lock(shared: &Shared) -> Result<MutexGuard<'_, Engine>, Error> {
     shared.engine.lock().map_err(|_| Error::Panicked)

@@ -39,6 +39,7 @@ pub struct Options {
     pub(crate) capacity: u64,
     pub(crate) create_if_missing: bool,
     pub(crate) config: Config,
+    pub(crate) read_merges: bool,
 }
 
 /// Bytes of table data blocks a store on a file keeps cached by default.
@@ -63,6 +64,7 @@ impl Default for Options {
                 memtable_bytes: DEFAULT_MEMTABLE_BYTES,
                 ..Config::default()
             },
+            read_merges: true,
         }
     }
 }
@@ -96,8 +98,27 @@ impl Options {
         self
     }
 
+    /// Whether reads may merge the store into one sorted run once they
+    /// have paid for it (default `true`).
+    ///
+    /// A read consults the memtable and every sorted run of tables (each
+    /// run of level 0, then each deeper level) until one holds the key; a
+    /// range read places a cursor in every one. When the work reads have
+    /// spent on runs that did not hold what they sought adds up to what
+    /// merging every run into one would cost, the read that finds it so
+    /// merges them, under the lock, before it returns
+    /// ([`cairn_core::Db::maintain`]): from then on each read consults one
+    /// run. The merge costs at most about what reads had already spent, so
+    /// reads and merges together cost at most about twice the best
+    /// schedule made in hindsight. Turn it off to keep reads from ever
+    /// writing, and call [`crate::Db::compact`] when it suits you.
+    pub fn read_merges(mut self, on: bool) -> Self {
+        self.read_merges = on;
+        self
+    }
+
     /// Size of the in-memory write buffer before it is flushed into a table
-    /// (default 1 MiB).
+    /// (default [`DEFAULT_MEMTABLE_BYTES`], 16 MiB).
     pub fn memtable_bytes(mut self, bytes: usize) -> Self {
         self.config.memtable_bytes = bytes;
         self

@@ -580,3 +580,98 @@ fn racing_creators_make_one_store() {
     let names = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(names, 1, "no temporary files are left behind");
 }
+
+/// A store in several sorted runs: level 0 and a deeper level, and the
+/// memtable.
+fn layered(path: &std::path::Path, read_merges: bool) -> Db {
+    let options = Options::new()
+        .block_size(16 * 1024)
+        .capacity(16 << 20)
+        .memtable_bytes(32 * 1024)
+        .cache_bytes(1 << 20)
+        .sync_writes(false)
+        .read_merges(read_merges);
+    let db = Db::open_with(path, options).unwrap();
+    for round in 0..3 {
+        for i in (0..4000).filter(|i| i % (round + 2) == 0) {
+            db.put(key(i), value(i + round)).unwrap();
+        }
+    }
+    // A flush of keys spread over the whole range: a level-0 table over
+    // the deeper level.
+    for i in (0..4000).step_by(16) {
+        db.put(key(i), value(i + 2)).unwrap();
+    }
+    db.flush().unwrap();
+    db.put(key(1), "in the memtable").unwrap();
+    db
+}
+
+fn levels_with_tables(db: &Db) -> usize {
+    db.stats()
+        .tables_per_level
+        .iter()
+        .filter(|&&n| n > 0)
+        .count()
+}
+
+#[test]
+fn reads_that_pay_for_it_merge_the_store_into_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = layered(&dir.path().join("store"), true);
+    assert!(levels_with_tables(&db) >= 2, "{:?}", db.stats());
+    let expected = |i: u32| match i {
+        1 => Some(b"in the memtable".to_vec()),
+        _ if i % 4 == 0 => Some(value(i + 2)),
+        _ if i % 3 == 0 => Some(value(i + 1)),
+        _ if i % 2 == 0 => Some(value(i)),
+        _ => None,
+    };
+    let mut reads = 0;
+    while db.stats().read_merges == 0 {
+        let i = reads % 4000;
+        assert_eq!(db.get(key(i)).unwrap(), expected(i), "key {i}");
+        reads += 1;
+        assert!(reads < 2_000_000, "reads never paid for a merge");
+    }
+    let s = db.stats();
+    assert_eq!(levels_with_tables(&db), 1, "{s:?}");
+    assert_eq!(s.memtable_bytes, 0);
+    for i in 0..4000 {
+        assert_eq!(db.get(key(i)).unwrap(), expected(i), "key {i}");
+    }
+    assert_eq!(db.stats().read_merges, 1, "one run: nothing more to merge");
+    let keys: Vec<_> = db.iter().map(|e| e.unwrap().0).collect();
+    let model: Vec<_> = (0..4000)
+        .filter(|&i| expected(i).is_some())
+        .map(key)
+        .collect();
+    assert_eq!(keys, model);
+
+    // The merge is durable once synced, and the store is sound.
+    db.sync().unwrap();
+    drop(db);
+    let options = Options::new().block_size(16 * 1024).capacity(16 << 20);
+    let db = Db::open_with(dir.path().join("store"), options).unwrap();
+    assert_eq!(levels_with_tables(&db), 1);
+    assert_eq!(db.get(key(4)).unwrap(), expected(4));
+    assert!(db.check().unwrap().is_ok());
+}
+
+#[test]
+fn reads_never_write_with_read_merges_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = layered(&dir.path().join("store"), false);
+    db.sync().unwrap();
+    let before = db.stats();
+    for i in 0..200_000 {
+        db.get(key(i % 4000)).unwrap();
+        if i % 10 == 0 {
+            db.scan(key(i % 4000).as_slice().., |_, _| false).unwrap();
+        }
+    }
+    let after = db.stats();
+    assert_eq!(after.read_merges, 0);
+    assert_eq!(after.bytes_programmed, before.bytes_programmed);
+    assert_eq!(after.tables_per_level, before.tables_per_level);
+}

@@ -1,0 +1,160 @@
+//! Merges that reads pay for (`Db::maintenance_due`, `Db::maintain`): a
+//! store whose reads keep consulting several sorted runs is merged into
+//! one, with every key intact, and a store that is already one run is
+//! never rewritten for its reads.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use cairn_core::{Config, Db, RamDevice, LEVELS};
+
+fn config() -> Config {
+    Config {
+        memtable_bytes: 4096,
+        data_block_bytes: 512,
+        max_key_len: 32,
+        ..Config::default()
+    }
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key:{i:08}").into_bytes()
+}
+
+/// A key between `key(i)` and `key(i + 1)`: inside every run's key range,
+/// in none of them.
+fn missing(i: u32) -> Vec<u8> {
+    format!("key:{i:08}~").into_bytes()
+}
+
+/// Levels holding tables (a store in one sorted run has one).
+fn levels_with_tables(db: &Db<RamDevice>) -> usize {
+    let s = db.stats();
+    (0..LEVELS).filter(|&l| s.tables_per_level[l] > 0).count()
+}
+
+/// A store with data in level 0, in a deeper level and in the memtable,
+/// with overwrites and deletes spread across them; and its model.
+fn layered_store() -> (Db<RamDevice>, BTreeMap<Vec<u8>, Vec<u8>>) {
+    let mut db = Db::format(RamDevice::new(4096, 256, 4), config()).unwrap();
+    let mut model = BTreeMap::new();
+    for round in 0..3u32 {
+        for i in (0..1500u32).filter(|i| i % (round + 2) == 0) {
+            let v = format!("value {i} round {round}").into_bytes();
+            db.put(&key(i), &v).unwrap();
+            model.insert(key(i), v);
+        }
+        for i in (0..1500u32).filter(|i| i % 7 == round) {
+            db.delete(&key(i)).unwrap();
+            model.remove(&key(i));
+        }
+    }
+    for i in 0..40u32 {
+        let v = b"in the memtable".to_vec();
+        db.put(&key(i * 31), &v).unwrap();
+        model.insert(key(i * 31), v);
+    }
+    (db, model)
+}
+
+fn assert_matches(db: &mut Db<RamDevice>, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
+    let mut seen = Vec::new();
+    db.scan(Bound::Unbounded, Bound::Unbounded, |k, v| {
+        seen.push((k.to_vec(), v.to_vec()));
+        true
+    })
+    .unwrap();
+    let expected: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(seen.len(), expected.len());
+    assert!(seen == expected, "a scan differs from the model");
+    for i in 0..1500u32 {
+        assert_eq!(
+            db.get_vec(&key(i)).unwrap().as_ref(),
+            model.get(&key(i)),
+            "key {i}"
+        );
+    }
+}
+
+#[test]
+fn lookups_that_miss_many_runs_merge_the_store_into_one() {
+    let (mut db, model) = layered_store();
+    assert!(levels_with_tables(&db) >= 2, "{:?}", db.stats());
+    assert!(!db.maintenance_due(), "nothing read yet");
+    assert!(!db.maintain().unwrap(), "nothing to pay for yet");
+
+    let mut buf = [0u8; 64];
+    let mut lookups = 0;
+    while !db.maintenance_due() {
+        db.get(&missing(lookups % 1500), &mut buf).unwrap();
+        lookups += 1;
+        assert!(lookups < 1_000_000, "lookups never paid for a merge");
+    }
+    let writes_before = db.stats().bytes_programmed;
+    assert!(db.maintain().unwrap());
+    let s = db.stats();
+    assert_eq!(s.read_merges, 1);
+    assert!(s.bytes_programmed > writes_before, "a merge writes tables");
+    assert_eq!(levels_with_tables(&db), 1, "{s:?}");
+    assert_eq!(s.memtable_bytes, 0, "the memtable was flushed");
+    assert!(!db.maintenance_due(), "the debt was paid");
+    assert_matches(&mut db, &model);
+
+    // The merge survives a reopen.
+    let dev = db.into_device();
+    let mut db = Db::open(dev, config()).unwrap();
+    assert_eq!(levels_with_tables(&db), 1);
+    assert_matches(&mut db, &model);
+    assert!(db.check().unwrap().is_ok());
+}
+
+#[test]
+fn short_scans_over_many_runs_merge_the_store_into_one() {
+    let (mut db, model) = layered_store();
+    let mut scans = 0;
+    while !db.maintenance_due() {
+        let k = key((scans * 37) % 1500);
+        let mut n = 0;
+        db.scan(Bound::Included(&k[..]), Bound::Unbounded, |_, _| {
+            n += 1;
+            n < 10
+        })
+        .unwrap();
+        scans += 1;
+        assert!(scans < 100_000, "scans never paid for a merge");
+    }
+    assert!(db.maintain().unwrap());
+    assert_eq!(levels_with_tables(&db), 1);
+    assert_matches(&mut db, &model);
+}
+
+#[test]
+fn a_store_of_one_run_is_never_merged_for_its_reads() {
+    let (mut db, model) = layered_store();
+    db.compact().unwrap();
+    assert_eq!(levels_with_tables(&db), 1);
+    let programmed = db.stats().bytes_programmed;
+    let mut buf = [0u8; 64];
+    for i in 0..50_000u32 {
+        db.get(&missing(i % 1500), &mut buf).unwrap();
+        let k = key(i % 1500);
+        db.scan(Bound::Included(&k[..]), Bound::Unbounded, |_, _| false)
+            .unwrap();
+    }
+    assert!(!db.maintenance_due());
+    assert!(!db.maintain().unwrap());
+    // Misses in the one run it has are no debt: a write that makes a
+    // second run does not find a merge already paid for.
+    db.put(&key(1), b"new").unwrap();
+    assert!(!db.maintenance_due());
+    let s = db.stats();
+    assert_eq!(s.read_merges, 0);
+    assert!(
+        s.bytes_programmed < programmed + 4096,
+        "reads wrote {} bytes",
+        s.bytes_programmed - programmed
+    );
+    let mut model = model;
+    model.insert(key(1), b"new".to_vec());
+    assert_matches(&mut db, &model);
+}
