@@ -2181,7 +2181,8 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Whether reads have paid for a merge of the store into one sorted
-    /// run: [`Db::maintain`] would do it.
+    /// run: [`Db::maintain`] would do it. Never true for a store that has
+    /// stopped accepting writes after an error.
     ///
     /// Every lookup that consults a run not holding its key (above the
     /// deepest level, which a merge would not spare it), and every scan
@@ -2195,7 +2196,7 @@ impl<D: BlockDevice> Db<D> {
     /// a threshold that grows with the store, so reads trigger a full merge
     /// at most once per store's worth of wasted work.
     pub fn maintenance_due(&self) -> bool {
-        if self.sorted_runs() < 2 {
+        if self.poisoned || self.sorted_runs() < 2 {
             return false;
         }
         let merge_bytes: u64 =

@@ -3,10 +3,12 @@
 //! one, with every key intact, and a store that is already one run is
 //! never rewritten for its reads.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::rc::Rc;
 
-use cairn_core::{Config, Db, RamDevice, LEVELS};
+use cairn_core::{BlockDevice, Config, Db, Error, Geometry, RamDevice, LEVELS};
 
 fn config() -> Config {
     Config {
@@ -28,7 +30,7 @@ fn missing(i: u32) -> Vec<u8> {
 }
 
 /// Levels holding tables (a store in one sorted run has one).
-fn levels_with_tables(db: &Db<RamDevice>) -> usize {
+fn levels_with_tables<D: BlockDevice>(db: &Db<D>) -> usize {
     let s = db.stats();
     (0..LEVELS).filter(|&l| s.tables_per_level[l] > 0).count()
 }
@@ -36,7 +38,11 @@ fn levels_with_tables(db: &Db<RamDevice>) -> usize {
 /// A store with data in level 0, in a deeper level and in the memtable,
 /// with overwrites and deletes spread across them; and its model.
 fn layered_store() -> (Db<RamDevice>, BTreeMap<Vec<u8>, Vec<u8>>) {
-    let mut db = Db::format(RamDevice::new(4096, 256, 4), config()).unwrap();
+    layered_store_on(RamDevice::new(4096, 256, 4))
+}
+
+fn layered_store_on<D: BlockDevice>(dev: D) -> (Db<D>, BTreeMap<Vec<u8>, Vec<u8>>) {
+    let mut db = Db::format(dev, config()).unwrap();
     let mut model = BTreeMap::new();
     for round in 0..3u32 {
         for i in (0..1500u32).filter(|i| i % (round + 2) == 0) {
@@ -57,7 +63,7 @@ fn layered_store() -> (Db<RamDevice>, BTreeMap<Vec<u8>, Vec<u8>>) {
     (db, model)
 }
 
-fn assert_matches(db: &mut Db<RamDevice>, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
+fn assert_matches<D: BlockDevice>(db: &mut Db<D>, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
     let mut seen = Vec::new();
     db.scan(Bound::Unbounded, Bound::Unbounded, |k, v| {
         seen.push((k.to_vec(), v.to_vec()));
@@ -156,5 +162,86 @@ fn a_store_of_one_run_is_never_merged_for_its_reads() {
     );
     let mut model = model;
     model.insert(key(1), b"new".to_vec());
+    assert_matches(&mut db, &model);
+}
+
+/// A RAM device whose programs fail while `fail` is set.
+struct Failing {
+    dev: RamDevice,
+    fail: Rc<Cell<bool>>,
+}
+
+impl BlockDevice for Failing {
+    type Error = &'static str;
+    fn geometry(&self) -> Geometry {
+        self.dev.geometry()
+    }
+    fn read(&mut self, block: u32, offset: u32, buf: &mut [u8]) -> Result<(), Self::Error> {
+        self.dev.read(block, offset, buf).map_err(|_| "read")
+    }
+    fn program(&mut self, block: u32, offset: u32, data: &[u8]) -> Result<(), Self::Error> {
+        if self.fail.get() {
+            return Err("injected");
+        }
+        self.dev.program(block, offset, data).map_err(|_| "program")
+    }
+    fn erase(&mut self, block: u32) -> Result<(), Self::Error> {
+        self.dev.erase(block).map_err(|_| "erase")
+    }
+    fn sync(&mut self) -> Result<(), Self::Error> {
+        self.dev.sync().map_err(|_| "sync")
+    }
+}
+
+#[test]
+fn a_failed_read_merge_loses_nothing_and_reads_go_on() {
+    let fail = Rc::new(Cell::new(false));
+    let dev = Failing {
+        dev: RamDevice::new(4096, 256, 4),
+        fail: fail.clone(),
+    };
+    let (mut db, model) = layered_store_on(dev);
+    let mut buf = [0u8; 64];
+    let mut lookups = 0;
+    while !db.maintenance_due() {
+        db.get(&missing(lookups % 1500), &mut buf).unwrap();
+        lookups += 1;
+        assert!(lookups < 1_000_000, "lookups never paid for a merge");
+    }
+    fail.set(true);
+    assert!(matches!(db.maintain(), Err(Error::Device("injected"))));
+    assert_matches(&mut db, &model);
+
+    let dev = db.into_device();
+    fail.set(false);
+    let mut db = Db::open(dev, config()).unwrap();
+    assert_matches(&mut db, &model);
+    assert!(db.check().unwrap().is_ok());
+}
+
+#[test]
+fn a_store_that_refuses_writes_never_asks_reads_to_merge() {
+    let fail = Rc::new(Cell::new(false));
+    let dev = Failing {
+        dev: RamDevice::new(4096, 256, 4),
+        fail: fail.clone(),
+    };
+    let (mut db, model) = layered_store_on(dev);
+    fail.set(true);
+    // Enough puts to need a program: the store stops accepting writes.
+    let failed = (0..1000u32).any(|i| db.put(&key(i), &[7; 100]).is_err());
+    assert!(failed);
+    fail.set(false);
+    assert!(matches!(db.put(b"k", b"v"), Err(Error::Poisoned)));
+    // Reads go on, and however many runs they consult in vain, they never
+    // ask for a merge the store cannot write (which would make reads fail).
+    let mut buf = [0u8; 64];
+    for i in 0..200_000u32 {
+        db.get(&missing(i % 1500), &mut buf).unwrap();
+    }
+    assert!(!db.maintenance_due());
+    assert!(!db.maintain().unwrap());
+    let dev = db.into_device();
+    let mut db = Db::open(dev, config()).unwrap();
     assert_matches(&mut db, &model);
 }
