@@ -472,11 +472,13 @@ struct RunCursor<'t> {
 
 impl<'t> RunCursor<'t> {
     fn new(tables: &'t [Table]) -> Self {
-        RunCursor {
-            tables,
-            ti: 0,
-            c: TableCursor::new(),
-        }
+        Self::with_cursor(tables, TableCursor::new())
+    }
+
+    /// A run read through `c`, a cursor kept from an earlier scan so that
+    /// its buffers are reused.
+    fn with_cursor(tables: &'t [Table], c: TableCursor) -> Self {
+        RunCursor { tables, ti: 0, c }
     }
 
     fn seek<D: BlockDevice>(
@@ -677,6 +679,10 @@ const LOOKUP_PROBE_BYTES: u64 = 128;
 /// source to compare for each entry), as above: about 1.9 µs.
 const SCAN_RUN_BYTES: u64 = 512;
 
+/// Table cursors a store keeps between scans for their buffers (a data
+/// block and an index each), so that a short scan allocates nothing.
+const KEPT_CURSORS: usize = LEVELS + 8;
+
 /// The run holding the smallest current key, and that key; on a tie the
 /// first such run, which has priority (it holds the newer data).
 fn smallest<'a>(runs: &'a [RunCursor<'_>]) -> Option<(usize, &'a [u8])> {
@@ -820,6 +826,9 @@ pub struct Db<D: BlockDevice> {
     log_pending_at: (u32, u32),
     log_buffer_limit: usize,
     cache: BlockCache,
+    /// Table cursors of finished scans, kept for their buffers (at most
+    /// `KEPT_CURSORS`).
+    cursors: Vec<TableCursor>,
 }
 
 impl<D: BlockDevice> Db<D> {
@@ -936,6 +945,7 @@ impl<D: BlockDevice> Db<D> {
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
             cache: BlockCache::new(cache_bytes),
+            cursors: Vec::new(),
         })
     }
 
@@ -2184,9 +2194,10 @@ impl<D: BlockDevice> Db<D> {
     /// run: [`Db::maintain`] would do it. Never true for a store that has
     /// stopped accepting writes after an error.
     ///
-    /// Every lookup that consults a run not holding its key (above the
-    /// deepest level, which a merge would not spare it), and every scan
-    /// that places a cursor in more than one run, adds to a debt counted in
+    /// Every lookup that consults a run not holding its key (but the last a
+    /// lookup of a missing key consults, which one run would not spare
+    /// it), and every scan that places a cursor in more than one run, adds
+    /// to a debt counted in
     /// what that work would have paid for in merging. Once the debt reaches
     /// what merging every run into one costs (rewriting the memtable and
     /// every table), merging is worth it, as buying is once the rent paid
@@ -2220,8 +2231,14 @@ impl<D: BlockDevice> Db<D> {
     /// for i in 0..200u32 {
     ///     db.put(&i.to_be_bytes(), b"some value").unwrap();
     /// }
+    /// // Overwrites of keys across the range, flushed: a level-0 table
+    /// // over a deeper level.
+    /// for i in (0..200u32).step_by(7) {
+    ///     db.put(&i.to_be_bytes(), b"another value").unwrap();
+    /// }
+    /// db.flush().unwrap();
     /// // Lookups of keys the store lacks, inside its key range: each
-    /// // consults every run in vain.
+    /// // consults level 0 in vain before the deeper level.
     /// let mut buf = [0u8; 16];
     /// for i in 0..100_000u32 {
     ///     if db.maintenance_due() {
@@ -2262,8 +2279,9 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(&mut self.cache),
         };
         let mut found = None;
-        // Probes of the deepest level are a cost no merge can save.
-        let deepest = self.levels.iter().rposition(|l| !l.is_empty());
+        // Runs consulted that did not hold the key.
+        let mut absent: u64 = 0;
+        let mut answered = false;
         'levels: for (lvl, tables) in self.levels.iter().enumerate() {
             // Each run of the level (one, below level 0) holds at most one
             // table whose range may cover the key.
@@ -2291,19 +2309,29 @@ impl<D: BlockDevice> Db<D> {
                     &mut cx,
                 )? {
                     Lookup::Absent => {
-                        if Some(lvl) != deepest {
-                            self.ops.read_debt += LOOKUP_PROBE_BYTES;
-                        }
+                        absent += 1;
                         continue;
                     }
-                    Lookup::Deleted => break 'levels,
+                    Lookup::Deleted => {
+                        answered = true;
+                        break 'levels;
+                    }
                     Lookup::Found(o, n) => {
                         found = Some((o, n));
+                        answered = true;
                         break 'levels;
                     }
                 }
             }
         }
+        // Every run that did not hold the key is work a store of one run
+        // would not have done, but for the last one a miss consults.
+        let wasted = if answered {
+            absent
+        } else {
+            absent.saturating_sub(1)
+        };
+        self.ops.read_debt += LOOKUP_PROBE_BYTES * wasted;
         let (reads, meta_reads) = (cx.reads, cx.meta_reads);
         self.ops.table_block_reads += reads;
         self.ops.table_meta_reads += meta_reads;
@@ -2355,6 +2383,7 @@ impl<D: BlockDevice> Db<D> {
             l0_runs_for,
             ops,
             cache,
+            cursors,
             ..
         } = self;
         let mut cx = ReadCtx {
@@ -2364,11 +2393,15 @@ impl<D: BlockDevice> Db<D> {
         };
         let mut mem_it = mem.range(start, end).peekable();
         let mut runs = Vec::with_capacity(l0_runs.len() + LEVELS);
+        let mut run = |tables| {
+            let c = cursors.pop().unwrap_or_else(TableCursor::new);
+            RunCursor::with_cursor(tables, c)
+        };
         if *l0_runs_for == levels[0].len() {
             let mut from = 0;
             for &to in l0_runs.iter() {
-                if let Some(run) = levels[0].get(from..to) {
-                    runs.push(RunCursor::new(run));
+                if let Some(tables) = levels[0].get(from..to) {
+                    runs.push(run(tables));
                 }
                 from = to;
             }
@@ -2378,7 +2411,7 @@ impl<D: BlockDevice> Db<D> {
         }
         for lv in &levels[1..] {
             if !lv.is_empty() {
-                runs.push(RunCursor::new(lv));
+                runs.push(run(lv));
             }
         }
         // Every source past the first costs each seek a cursor to place.
@@ -2436,6 +2469,13 @@ impl<D: BlockDevice> Db<D> {
         })();
         ops.table_block_reads += cx.reads;
         ops.table_meta_reads += cx.meta_reads;
+        for run in runs {
+            if cursors.len() < KEPT_CURSORS {
+                let mut c = run.c;
+                c.release_shared();
+                cursors.push(c);
+            }
+        }
         r
     }
 

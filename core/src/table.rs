@@ -941,6 +941,15 @@ impl TableCursor {
         self.cur.map(|(k, n, _)| &self.data()[k..k + n])
     }
 
+    /// Lets go of the cached blocks the cursor reads in place, keeping its
+    /// own buffers for the next `seek` (a kept cursor must not hold cache
+    /// entries alive past their eviction).
+    pub fn release_shared(&mut self) {
+        self.shared = None;
+        self.meta_shared = None;
+        self.cur = None;
+    }
+
     /// The current value; `None` for a tombstone. Only valid with a key.
     pub fn value(&self) -> Option<&[u8]> {
         self.cur
