@@ -245,3 +245,43 @@ fn a_store_that_refuses_writes_never_asks_reads_to_merge() {
     let mut db = Db::open(dev, config()).unwrap();
     assert_matches(&mut db, &model);
 }
+
+/// Lookups in a store whose only tables are in level 0, in several runs,
+/// were never charged (probes of the deepest level were exempt, and level 0
+/// was the deepest), so reads never merged it.
+#[test]
+fn regression_level_0_only_store_never_merged_for_reads() {
+    let cfg = Config {
+        memtable_bytes: 4096,
+        ..Config::default()
+    };
+    let mut db = Db::format(RamDevice::new(4096, 64, 4), cfg).unwrap();
+    for i in 0..200u32 {
+        db.put(&i.to_be_bytes(), b"some value").unwrap();
+    }
+    for i in (0..200u32).step_by(7) {
+        db.put(&i.to_be_bytes(), b"another value").unwrap();
+    }
+    db.flush().unwrap();
+    let s = db.stats();
+    assert!(s.tables_per_level[0] >= 2, "{s:?}");
+    assert!(s.tables_per_level[1..].iter().all(|&n| n == 0), "{s:?}");
+    let mut buf = [0u8; 16];
+    let mut lookups = 0u32;
+    while !db.maintenance_due() {
+        db.get(&[0, 0, 0, (lookups % 200) as u8, 1], &mut buf)
+            .unwrap();
+        lookups += 1;
+        assert!(lookups < 1_000_000, "lookups never paid for a merge");
+    }
+    assert!(db.maintain().unwrap());
+    assert_eq!(levels_with_tables(&db), 1);
+    for i in 0..200u32 {
+        let want: &[u8] = if i % 7 == 0 {
+            b"another value"
+        } else {
+            b"some value"
+        };
+        assert_eq!(db.get_vec(&i.to_be_bytes()).unwrap().as_deref(), Some(want));
+    }
+}
