@@ -97,7 +97,7 @@ pub struct Config {
     pub allocation: Allocation,
     /// Bytes of table data blocks kept in memory after a lookup or scan
     /// reads them. 0, the default, turns the cache off (a microcontroller
-    /// rarely has RAM to spare); `cairn-std` turns it on with 64 MiB.
+    /// rarely has RAM to spare); `cairn-std` turns it on with 256 MiB.
     pub cache_bytes: usize,
 }
 
