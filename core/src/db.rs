@@ -463,72 +463,98 @@ fn write_table<D: BlockDevice>(
     }
 }
 
-/// Iterates a run of non-overlapping tables in key order.
-struct RunCursor<'t> {
-    tables: &'t [Table],
+/// Iterates a run of non-overlapping tables in key order: tables
+/// `from..to` of level `lvl`. It names its tables by position rather than
+/// borrowing them, so that a store can keep its scans' cursors (and their
+/// buffers) from one scan to the next; every method that reads is handed
+/// the levels the positions refer to.
+struct RunCursor {
+    lvl: usize,
+    from: usize,
+    to: usize,
+    /// The table being read, counted from `from`.
     ti: usize,
     c: TableCursor,
+    /// Whether the run stands at the key a scan is visiting.
+    at_key: bool,
 }
 
-impl<'t> RunCursor<'t> {
-    fn new(tables: &'t [Table]) -> Self {
-        Self::with_cursor(tables, TableCursor::new())
+impl RunCursor {
+    fn new(lvl: usize, from: usize, to: usize) -> Self {
+        RunCursor {
+            lvl,
+            from,
+            to,
+            ti: 0,
+            c: TableCursor::new(),
+            at_key: false,
+        }
     }
 
-    /// A run read through `c`, a cursor kept from an earlier scan so that
-    /// its buffers are reused.
-    fn with_cursor(tables: &'t [Table], c: TableCursor) -> Self {
-        RunCursor { tables, ti: 0, c }
+    fn len(&self) -> usize {
+        self.to - self.from
+    }
+
+    /// The run's tables in `levels`.
+    fn tables<'t>(&self, levels: &'t [Vec<Table>]) -> &'t [Table] {
+        levels
+            .get(self.lvl)
+            .and_then(|l| l.get(self.from..self.to))
+            .unwrap_or(&[])
     }
 
     fn seek<D: BlockDevice>(
         &mut self,
+        levels: &[Vec<Table>],
         io: &mut Io<D>,
         l: &Layout,
         start: Bound<&[u8]>,
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
+        let tables = self.tables(levels);
         self.ti = match start {
             Bound::Unbounded => 0,
-            Bound::Included(k) => self.tables.partition_point(|t| t.largest.as_slice() < k),
-            Bound::Excluded(k) => self.tables.partition_point(|t| t.largest.as_slice() <= k),
+            Bound::Included(k) => tables.partition_point(|t| t.largest.as_slice() < k),
+            Bound::Excluded(k) => tables.partition_point(|t| t.largest.as_slice() <= k),
         };
-        if self.ti < self.tables.len() {
-            self.c.seek(&self.tables[self.ti], io, l, start, cx)?;
-            self.skip_exhausted(io, l, cx)?;
+        if let Some(t) = tables.get(self.ti) {
+            self.c.seek(t, io, l, start, cx)?;
+            self.skip_exhausted(tables, io, l, cx)?;
         }
         Ok(())
     }
 
     fn skip_exhausted<D: BlockDevice>(
         &mut self,
+        tables: &[Table],
         io: &mut Io<D>,
         l: &Layout,
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
-        while self.c.key().is_none() && self.ti + 1 < self.tables.len() {
+        while self.c.key().is_none() && self.ti + 1 < tables.len() {
             self.ti += 1;
-            self.c
-                .seek(&self.tables[self.ti], io, l, Bound::Unbounded, cx)?;
+            self.c.seek(&tables[self.ti], io, l, Bound::Unbounded, cx)?;
         }
         Ok(())
     }
 
     fn advance<D: BlockDevice>(
         &mut self,
+        levels: &[Vec<Table>],
         io: &mut Io<D>,
         l: &Layout,
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
-        if self.ti < self.tables.len() {
-            self.c.advance(&self.tables[self.ti], io, l, cx)?;
-            self.skip_exhausted(io, l, cx)?;
+        let tables = self.tables(levels);
+        if let Some(t) = tables.get(self.ti) {
+            self.c.advance(t, io, l, cx)?;
+            self.skip_exhausted(tables, io, l, cx)?;
         }
         Ok(())
     }
 
     fn key(&self) -> Option<&[u8]> {
-        if self.ti < self.tables.len() {
+        if self.ti < self.len() {
             self.c.key()
         } else {
             None
@@ -625,8 +651,8 @@ impl Records {
 /// flush, or of one merge) are read as one run: no other run's data is
 /// newer than one of them and older than the other, so a run's single
 /// priority is right for all of them, and the merge compares fewer keys.
-fn runs_of<'t>(tables: &'t [Table], picks: &[usize]) -> Vec<RunCursor<'t>> {
-    let mut runs = Vec::new();
+fn runs_of(levels: &[Vec<Table>], lvl: usize, picks: &[usize], runs: &mut Vec<RunCursor>) {
+    let tables = levels.get(lvl).map_or(&[][..], |l| l.as_slice());
     let mut k = 0;
     while k < picks.len() {
         let start = picks[k];
@@ -639,12 +665,11 @@ fn runs_of<'t>(tables: &'t [Table], picks: &[usize]) -> Vec<RunCursor<'t>> {
             end += 1;
             k += 1;
         }
-        if let Some(run) = tables.get(start..end) {
-            runs.push(RunCursor::new(run));
+        if end <= tables.len() {
+            runs.push(RunCursor::new(lvl, start, end));
         }
         k += 1;
     }
-    runs
 }
 
 /// Sorts a short slice by `less` (insertion sort: the slices sorted here
@@ -685,7 +710,7 @@ const KEPT_CURSORS: usize = LEVELS + 8;
 
 /// The run holding the smallest current key, and that key; on a tie the
 /// first such run, which has priority (it holds the newer data).
-fn smallest<'a>(runs: &'a [RunCursor<'_>]) -> Option<(usize, &'a [u8])> {
+fn smallest(runs: &[RunCursor]) -> Option<(usize, &[u8])> {
     let mut best: Option<(usize, &[u8])> = None;
     for (i, r) in runs.iter().enumerate() {
         if let Some(k) = r.key() {
@@ -826,9 +851,11 @@ pub struct Db<D: BlockDevice> {
     log_pending_at: (u32, u32),
     log_buffer_limit: usize,
     cache: BlockCache,
-    /// Table cursors of finished scans, kept for their buffers (at most
-    /// `KEPT_CURSORS`).
-    cursors: Vec<TableCursor>,
+    /// The runs of finished scans, kept for their cursors' buffers (at
+    /// most `KEPT_CURSORS`).
+    scan_runs: Vec<RunCursor>,
+    /// The key a scan is visiting.
+    scan_key: Vec<u8>,
 }
 
 impl<D: BlockDevice> Db<D> {
@@ -945,7 +972,8 @@ impl<D: BlockDevice> Db<D> {
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
             cache: BlockCache::new(cache_bytes),
-            cursors: Vec::new(),
+            scan_runs: Vec::new(),
+            scan_key: Vec::new(),
         })
     }
 
@@ -1962,9 +1990,10 @@ impl<D: BlockDevice> Db<D> {
         // give its block back.
         let mut builder = TableBuilder::new(l);
         let result = (|| -> Result<(), D> {
-            let mut runs = runs_of(&levels[lvl], &picks);
+            let mut runs = Vec::new();
+            runs_of(&levels, lvl, &picks, &mut runs);
             let inputs_below = &levels[out_lvl][o_start..o_end];
-            runs.push(RunCursor::new(inputs_below));
+            runs.push(RunCursor::new(out_lvl, o_start, o_end));
             let below = runs.len() - 1;
             let deeper = &levels[out_lvl + 1..];
             let drop_tombstone = |k: &[u8]| {
@@ -1974,7 +2003,7 @@ impl<D: BlockDevice> Db<D> {
                 })
             };
             for r in runs.iter_mut() {
-                r.seek(&mut self.io, &l, Bound::Unbounded, &mut cx)?;
+                r.seek(&levels, &mut self.io, &l, Bound::Unbounded, &mut cx)?;
             }
             let mut key = Vec::new();
             let mut value = Vec::new();
@@ -2030,7 +2059,7 @@ impl<D: BlockDevice> Db<D> {
                 };
                 for r in runs.iter_mut() {
                     if r.key() == Some(key.as_slice()) {
-                        r.advance(&mut self.io, &l, &mut cx)?;
+                        r.advance(&levels, &mut self.io, &l, &mut cx)?;
                     }
                 }
                 if !is_value && drop_tombstone(&key) {
@@ -2365,8 +2394,10 @@ impl<D: BlockDevice> Db<D> {
     /// Calls `f` with every live key and value in `[start, end)` (as the
     /// bounds say), in key order, until `f` returns false.
     ///
-    /// Keys and values are lent to `f` where they lie (the memtable, or a
-    /// data block in the cache or read for this scan), never copied.
+    /// Values are lent to `f` where they lie (the memtable, or a data block
+    /// in the cache or read for this scan), never copied. Once the store
+    /// has scanned, a scan allocates nothing: it reuses the cursors and
+    /// buffers of the last one.
     pub fn scan(
         &mut self,
         start: Bound<&[u8]>,
@@ -2383,7 +2414,8 @@ impl<D: BlockDevice> Db<D> {
             l0_runs_for,
             ops,
             cache,
-            cursors,
+            scan_runs: runs,
+            scan_key: key,
             ..
         } = self;
         let mut cx = ReadCtx {
@@ -2392,36 +2424,41 @@ impl<D: BlockDevice> Db<D> {
             cache: Some(cache),
         };
         let mut mem_it = mem.range(start, end).peekable();
-        let mut runs = Vec::with_capacity(l0_runs.len() + LEVELS);
-        let mut run = |tables| {
-            let c = cursors.pop().unwrap_or_else(TableCursor::new);
-            RunCursor::with_cursor(tables, c)
+        // The runs kept from the last scan are reused in order; new ones
+        // are added after them.
+        let mut n = 0;
+        let mut add = |runs: &mut Vec<RunCursor>, lvl: usize, from: usize, to: usize| {
+            match runs.get_mut(n) {
+                Some(r) => (r.lvl, r.from, r.to) = (lvl, from, to),
+                None => runs.push(RunCursor::new(lvl, from, to)),
+            }
+            n += 1;
         };
-        if *l0_runs_for == levels[0].len() {
+        let l0_len = levels[0].len();
+        if *l0_runs_for == l0_len {
             let mut from = 0;
             for &to in l0_runs.iter() {
-                if let Some(tables) = levels[0].get(from..to) {
-                    runs.push(run(tables));
-                }
+                add(runs, 0, from, to.min(l0_len));
                 from = to;
             }
         } else {
-            let all: Vec<usize> = (0..levels[0].len()).collect();
-            runs = runs_of(&levels[0], &all);
-        }
-        for lv in &levels[1..] {
-            if !lv.is_empty() {
-                runs.push(run(lv));
+            // Not indexed (never, once committed): each table a run.
+            for i in 0..l0_len {
+                add(runs, 0, i, i + 1);
             }
         }
+        for (lvl, lv) in levels.iter().enumerate().skip(1) {
+            if !lv.is_empty() {
+                add(runs, lvl, 0, lv.len());
+            }
+        }
+        let active = &mut runs[..n];
         // Every source past the first costs each seek a cursor to place.
-        let sources = runs.len() + !mem.is_empty() as usize;
+        let sources = active.len() + !mem.is_empty() as usize;
         ops.read_debt += SCAN_RUN_BYTES * sources.saturating_sub(1) as u64;
-        // Which runs stand at the key being visited.
-        let mut at_key = vec![false; runs.len()];
         let r = (|| {
-            for r in runs.iter_mut() {
-                r.seek(io, layout, start, &mut cx)?;
+            for r in active.iter_mut() {
+                r.seek(levels, io, layout, start, &mut cx)?;
             }
             let past_end = |k: &[u8]| match end {
                 Bound::Unbounded => false,
@@ -2433,33 +2470,30 @@ impl<D: BlockDevice> Db<D> {
                 // a tie the first source holds the newest version.
                 let head = mem_it.peek().copied();
                 let mut best: Option<(usize, &[u8])> = head.map(|(k, _)| (0, k));
-                for (i, r) in runs.iter().enumerate() {
-                    if let Some(k) = r.key() {
-                        if best.is_none_or(|(_, b)| k < b) {
-                            best = Some((i + 1, k));
-                        }
+                if let Some((i, k)) = smallest(active) {
+                    if best.is_none_or(|(_, b)| k < b) {
+                        best = Some((i + 1, k));
                     }
                 }
-                let Some((src, key)) = best else { break };
-                if past_end(key) {
+                let Some((src, k)) = best else { break };
+                if past_end(k) {
                     break;
+                }
+                key.clear();
+                key.extend_from_slice(k);
+                for r in active.iter_mut() {
+                    r.at_key = r.key() == Some(key.as_slice());
                 }
                 let live = match (src, head) {
                     (0, Some((_, v))) => v,
-                    _ => runs[src - 1].c.value(),
+                    _ => active[src - 1].c.value(),
                 };
-                let mem_at_key = src == 0;
-                for (flag, r) in at_key.iter_mut().zip(runs.iter()) {
-                    *flag = r.key() == Some(key);
-                }
                 let go_on = live.is_none_or(|v| f(key, v));
-                if mem_at_key {
+                if src == 0 {
                     mem_it.next();
                 }
-                for (flag, r) in at_key.iter().zip(runs.iter_mut()) {
-                    if *flag {
-                        r.advance(io, layout, &mut cx)?;
-                    }
+                for r in active.iter_mut().filter(|r| r.at_key) {
+                    r.advance(levels, io, layout, &mut cx)?;
                 }
                 if !go_on {
                     break;
@@ -2469,12 +2503,10 @@ impl<D: BlockDevice> Db<D> {
         })();
         ops.table_block_reads += cx.reads;
         ops.table_meta_reads += cx.meta_reads;
-        for run in runs {
-            if cursors.len() < KEPT_CURSORS {
-                let mut c = run.c;
-                c.release_shared();
-                cursors.push(c);
-            }
+        // A kept cursor must not hold cached blocks past their eviction.
+        runs.truncate(KEPT_CURSORS);
+        for r in runs.iter_mut() {
+            r.c.release_shared();
         }
         r
     }
