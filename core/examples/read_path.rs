@@ -3,7 +3,8 @@
 //! cache, then 200,000 random lookups and 50,000 seeks that read 10
 //! entries each. Prints the best of `REPS` rounds (default 7). `KEYS`
 //! changes the number of keys (and lookups), `MEMTABLE_MIB` the memtable
-//! (default 1 MiB; cairn-std's default is 16).
+//! (default 1 MiB; cairn-std's default is 16), `CACHE_MIB` the block cache
+//! (default 64) and `DATA_BLOCK` the data block size (default 4096).
 //!
 //! ```text
 //! cargo run --release -p cairn-core --features std --example read_path
@@ -45,7 +46,8 @@ fn main() {
     let cfg = Config {
         sync_writes: false,
         memtable_bytes: (env("MEMTABLE_MIB", 1) << 20) as usize,
-        cache_bytes: 64 << 20,
+        cache_bytes: (env("CACHE_MIB", 64) << 20) as usize,
+        data_block_bytes: env("DATA_BLOCK", 4096) as u32,
         max_key_len: 64,
         ..Config::default()
     };
