@@ -102,6 +102,32 @@ impl BlockCache {
         Some(shared)
     }
 
+    /// Drops every cached block of the device blocks in `blocks`: tables
+    /// the store no longer names, whose entries could never be read again
+    /// (a reused block gets a new epoch) but would hold memory until
+    /// evicted, which a cache under its budget never does.
+    pub fn forget(&mut self, blocks: &[u32]) {
+        if blocks.is_empty() || self.used == 0 {
+            return;
+        }
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.live && blocks.contains(&s.key.0) {
+                self.remove(i);
+            }
+        }
+    }
+
+    /// Empties slot `i`, which must be live.
+    fn remove(&mut self, i: usize) {
+        let s = &mut self.slots[i];
+        s.live = false;
+        self.used -= s.data.len();
+        s.data = Shared::from(&[][..]);
+        self.map.remove(&s.key);
+        self.free.push(i);
+    }
+
     /// Evicts the first live entry not referenced since the hand last
     /// passed it. At most two sweeps of the slots.
     fn evict_one(&mut self) -> bool {
@@ -117,11 +143,7 @@ impl BlockCache {
                 s.referenced = false;
                 continue;
             }
-            s.live = false;
-            self.used -= s.data.len();
-            s.data = Shared::from(&[][..]);
-            self.map.remove(&s.key);
-            self.free.push(i);
+            self.remove(i);
             return true;
         }
         false
@@ -131,6 +153,29 @@ impl BlockCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forgets_the_blocks_of_freed_tables_only() {
+        let mut c = BlockCache::new(1 << 20);
+        for block in 0..4u32 {
+            for off in 0..3u32 {
+                c.insert((block, 7, off * 512), &[block as u8; 512]);
+            }
+        }
+        assert_eq!(c.bytes(), 12 * 512);
+        c.forget(&[1, 3]);
+        assert_eq!(c.bytes(), 6 * 512);
+        for off in 0..3u32 {
+            assert!(c.get((1, 7, off * 512)).is_none());
+            assert!(c.get((3, 7, off * 512)).is_none());
+            assert_eq!(c.get((0, 7, off * 512)).unwrap()[0], 0);
+            assert_eq!(c.get((2, 7, off * 512)).unwrap()[0], 2);
+        }
+        // The freed slots are reused.
+        c.insert((5, 8, 0), &[5; 512]);
+        assert_eq!(c.bytes(), 7 * 512);
+        assert_eq!(c.get((5, 8, 0)).unwrap()[0], 5);
+    }
 
     #[test]
     fn stays_in_budget_and_keeps_referenced_blocks() {

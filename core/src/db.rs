@@ -1323,6 +1323,9 @@ impl<D: BlockDevice> Db<D> {
     /// not be durable yet, so the commit syncs first.
     fn commit_sealing(&mut self, freed: &[u32], seals_log: bool) -> Result<(), D> {
         self.index_level0();
+        // The tables the store no longer names are never read again.
+        self.cache.forget(freed);
+        self.cache.forget(&self.space.deferred);
         let m = self.manifest(block_ids(&self.levels));
         let r = commit_manifest(
             &mut self.io,
@@ -2033,6 +2036,7 @@ impl<D: BlockDevice> Db<D> {
                             .iter()
                             .map(|t| t.block)
                             .collect();
+                        self.cache.forget(&freed);
                         commit_manifest(
                             &mut self.io,
                             &mut self.space,

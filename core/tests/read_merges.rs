@@ -285,3 +285,47 @@ fn regression_level_0_only_store_never_merged_for_reads() {
         assert_eq!(db.get_vec(&i.to_be_bytes()).unwrap().as_deref(), Some(want));
     }
 }
+
+/// The block cache let go of nothing when compaction freed tables: it
+/// evicts only when over its budget, so the blocks of merged-away tables
+/// (which can never be read again) held memory up to the budget, and the
+/// store's memory grew to it after every large merge.
+#[test]
+fn regression_cache_kept_blocks_of_freed_tables() {
+    let cfg = Config {
+        cache_bytes: 64 << 20,
+        ..config()
+    };
+    let mut db = Db::format(RamDevice::new(4096, 256, 4), cfg).unwrap();
+    for round in 0..3u32 {
+        for i in 0..1500u32 {
+            db.put(&key(i), format!("value {i} round {round}").as_bytes())
+                .unwrap();
+        }
+    }
+    // Every table's blocks into the cache.
+    let mut buf = [0u8; 64];
+    for i in 0..1500u32 {
+        db.get(&key(i), &mut buf).unwrap();
+    }
+    db.scan(Bound::Unbounded, Bound::Unbounded, |_, _| true)
+        .unwrap();
+    let cached = db.stats().cache_bytes;
+    assert!(cached > 0);
+    db.compact().unwrap();
+    let s = db.stats();
+    assert!(
+        (s.cache_bytes as u64) < s.table_bytes,
+        "the cache holds {} bytes after compaction, the live tables {}",
+        s.cache_bytes,
+        s.table_bytes
+    );
+    assert!(s.cache_bytes < cached);
+    for i in 0..1500u32 {
+        let want = format!("value {i} round 2");
+        assert_eq!(
+            db.get_vec(&key(i)).unwrap().as_deref(),
+            Some(want.as_bytes())
+        );
+    }
+}
