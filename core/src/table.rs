@@ -11,15 +11,16 @@
 //! block, locates the rest.
 
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 use core::ops::Bound;
 
 use crate::cache::{BlockCache, Shared};
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
-    self, checksum, data_block_parts, entry_len, push_bytes, push_varint, put_entry, read_entry,
-    restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer, Reader,
-    FOOTER_LEN, HEADER_LEN, RESTART_INTERVAL,
+    self, checksum, data_block_parts, data_block_split, entry_len, push_bytes, push_varint,
+    put_entry, read_entry, restart_at, restart_trailer_len, round_up, u32_at, BlockHeader,
+    BlockKind, Footer, Reader, FOOTER_LEN, HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
 };
 use crate::io::Io;
 
@@ -436,7 +437,7 @@ impl<'a> Meta<'a> {
         let (mut lo, mut hi) = (0, self.blocks());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.first_key(mid) <= key {
+            if cmp_keys(self.first_key(mid), key) != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -488,7 +489,8 @@ impl Table {
 
     /// Whether `key` lies within the table's key range.
     pub fn covers(&self, key: &[u8]) -> bool {
-        key >= self.smallest.as_slice() && key <= self.largest.as_slice()
+        cmp_keys(key, &self.smallest) != Ordering::Less
+            && cmp_keys(key, &self.largest) != Ordering::Greater
     }
 
     /// Reads a table's header, footer and index: what a live table keeps
@@ -633,7 +635,9 @@ impl Table {
     }
 
     /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
-    /// it; returns the length of its entries.
+    /// it: its checksum, then its restart array, so that a block in the
+    /// cache need not be checked again. Returns the length of its entries
+    /// and restart array.
     fn read_data_block<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
@@ -644,6 +648,9 @@ impl Table {
         read_padded(io, l, self.block, off, len, buf)?;
         if checksum(0, &buf[..len - 4]) != u32_at(buf, len - 4).unwrap_or(0) {
             return Err(corrupt(self.block, "data block checksum mismatch"));
+        }
+        if data_block_parts(&buf[..len - 4]).is_none() {
+            return Err(corrupt(self.block, "data block malformed"));
         }
         Ok(len - 4)
     }
@@ -712,6 +719,74 @@ enum Found {
     No,
 }
 
+/// Compares two keys in byte order (as `<[u8]>::cmp` does), eight bytes
+/// at a time: for keys as short as most are, cheaper than calling `memcmp`.
+#[inline]
+pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let (ra, rb) = (a8.remainder(), b8.remainder());
+    for (x, y) in a8.zip(b8) {
+        let (x, y) = (be64(x), be64(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Eight bytes (a chunk of exactly eight) as a big-endian `u64`.
+#[inline]
+fn be64(b: &[u8]) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(b);
+    u64::from_be_bytes(w)
+}
+
+/// A varint at `at` in `b` (one byte in the common case), and the offset
+/// just past it; `None` if malformed.
+#[inline]
+fn varint_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    match b.get(at) {
+        Some(&x) if x < 0x80 => Some((x as usize, at + 1)),
+        _ => {
+            let mut r = Reader::new(b.get(at..)?);
+            let v = usize::try_from(r.varint()?).ok()?;
+            Some((v, at + r.pos()))
+        }
+    }
+}
+
+/// The tag and key of the entry at `at` in a data block's entries, and
+/// the offset just past the key; `None` if malformed.
+#[inline]
+fn entry_key(entries: &[u8], at: usize) -> Option<(u8, &[u8], usize)> {
+    let tag = *entries.get(at)?;
+    let (klen, k) = varint_at(entries, at + 1)?;
+    let end = k.checked_add(klen)?;
+    Some((tag, entries.get(k..end)?, end))
+}
+
+/// The value of an entry with this tag whose key ends at `at`: its start
+/// and end, or `None` inside for a tombstone; `None` if malformed.
+#[inline]
+fn entry_value(entries: &[u8], tag: u8, at: usize) -> Option<Option<(usize, usize)>> {
+    match tag {
+        OP_PUT => {
+            let (vlen, v) = varint_at(entries, at)?;
+            let end = v.checked_add(vlen)?;
+            (end <= entries.len()).then_some(Some((v, end)))
+        }
+        OP_DELETE => Some(None),
+        _ => None,
+    }
+}
+
 /// The offset of the last restart point whose key is at most `key` (the
 /// first restart point if every key is larger); `None` if malformed.
 fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> {
@@ -719,9 +794,8 @@ fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> 
     // Invariant: restart lo's key <= key (or lo == 0); keys at hi.. > key.
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
-        let off = restart_at(restarts, mid);
-        let e = read_entry(&mut Reader::new(entries.get(off..)?))?;
-        if e.key <= key {
+        let (_, k, _) = entry_key(entries, restart_at(restarts, mid))?;
+        if cmp_keys(k, key) != Ordering::Greater {
             lo = mid;
         } else {
             hi = mid;
@@ -731,20 +805,22 @@ fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> 
 }
 
 /// Finds `key` in a data block (entries and restart array, checksum
-/// removed); `None` if malformed.
+/// removed, checked by [`Table::read_data_block`]); `None` if malformed.
 fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
-    let (entries, restarts) = data_block_parts(data)?;
-    let start = restart_before(entries, restarts, key)?;
-    let mut r = Reader::new(&entries[start..]);
-    while !r.is_empty() {
-        let e = read_entry(&mut r)?;
-        match e.key.cmp(key) {
-            core::cmp::Ordering::Less => continue,
-            core::cmp::Ordering::Greater => return Some(Found::No),
-            core::cmp::Ordering::Equal => {
-                return Some(match e.value {
+    let (entries, restarts) = data_block_split(data)?;
+    let mut at = restart_before(entries, restarts, key)?;
+    while at < entries.len() {
+        let (tag, k, after) = entry_key(entries, at)?;
+        let ord = cmp_keys(k, key);
+        let value = entry_value(entries, tag, after)?;
+        match ord {
+            Ordering::Less => at = value.map_or(after, |(_, end)| end),
+            Ordering::Greater => return Some(Found::No),
+            // Entries start at the block's start: offsets are the same.
+            Ordering::Equal => {
+                return Some(match value {
                     None => Found::Tombstone,
-                    Some(v) => Found::Value(v.as_ptr() as usize - data.as_ptr() as usize, v.len()),
+                    Some((v, end)) => Found::Value(v, end - v),
                 })
             }
         }
@@ -839,7 +915,7 @@ impl TableCursor {
             // Jump to the restart point before the key.
             let data = &self.data()[..self.block_len];
             let (entries, restarts) =
-                data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+                data_block_split(data).ok_or(corrupt(t.block, "data block malformed"))?;
             self.pos = restart_before(entries, restarts, k)
                 .ok_or(corrupt(t.block, "data block malformed"))?;
         }
@@ -847,8 +923,8 @@ impl TableCursor {
         while let Some(k) = self.key() {
             let before = match start {
                 Bound::Unbounded => false,
-                Bound::Included(s) => k < s,
-                Bound::Excluded(s) => k <= s,
+                Bound::Included(s) => cmp_keys(k, s) == Ordering::Less,
+                Bound::Excluded(s) => cmp_keys(k, s) != Ordering::Greater,
             };
             if !before {
                 break;
@@ -888,7 +964,7 @@ impl TableCursor {
         };
         let data = &self.data()[..self.block_len];
         let (entries, _) =
-            data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+            data_block_split(data).ok_or(corrupt(t.block, "data block malformed"))?;
         self.end = entries.len();
         self.next_block += 1;
         self.pos = 0;
@@ -909,7 +985,7 @@ impl TableCursor {
         let k = e.key.as_ptr() as usize - base;
         let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
         if let (false, Some((pk, pl, _))) = (first, self.cur) {
-            if data[pk..pk + pl] >= *e.key {
+            if cmp_keys(&data[pk..pk + pl], e.key) != Ordering::Less {
                 return Err(corrupt(t.block, "keys out of order in data block"));
             }
         }
@@ -945,5 +1021,94 @@ impl TableCursor {
     pub fn value(&self) -> Option<&[u8]> {
         self.cur
             .and_then(|(_, _, v)| v.map(|(o, n)| &self.data()[o..o + n]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data block as `TableBuilder` lays it out (without its checksum).
+    fn block(keys: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut restarts = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if i % RESTART_INTERVAL == 0 {
+                restarts.push(out.len() as u16);
+            }
+            let value = (i % 5 != 3).then_some(&k[..1]);
+            let at = out.len();
+            out.resize(at + entry_len(k.len(), value.map(|v| v.len())), 0);
+            put_entry(&mut out[at..], k, value);
+        }
+        for r in &restarts {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(restarts.len() as u16).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn keys_compare_as_byte_strings() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghi",
+            b"abcdefgi",
+            b"b",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_search_finds_every_key_and_no_other() {
+        let owned: Vec<Vec<u8>> = (0..50u32)
+            .map(|i| alloc::format!("key{:05}", i * 2).into_bytes())
+            .collect();
+        let keys: Vec<&[u8]> = owned.iter().map(|k| k.as_slice()).collect();
+        let data = block(&keys);
+        assert!(data_block_parts(&data).is_some());
+        for (i, k) in keys.iter().enumerate() {
+            match search_block(&data, k) {
+                Some(Found::Value(o, n)) => assert_eq!(&data[o..o + n], &k[..1]),
+                Some(Found::Tombstone) => assert_eq!(i % 5, 3),
+                _ => panic!("{i} not found"),
+            }
+            let mut after = k.to_vec();
+            after.push(0);
+            assert!(matches!(search_block(&data, &after), Some(Found::No)));
+        }
+        assert!(matches!(search_block(&data, b"a"), Some(Found::No)));
+        assert!(matches!(search_block(&data, b"z"), Some(Found::No)));
+    }
+
+    /// The search trusts a cached block to have been checked, but must not
+    /// panic even on one that was not: every byte changed, every length cut.
+    #[test]
+    fn a_block_search_never_panics_on_damaged_bytes() {
+        let owned: Vec<Vec<u8>> = (0..20u32)
+            .map(|i| alloc::format!("k{:03}", i).into_bytes())
+            .collect();
+        let keys: Vec<&[u8]> = owned.iter().map(|k| k.as_slice()).collect();
+        let data = block(&keys);
+        for i in 0..data.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut bad = data.clone();
+                bad[i] ^= x;
+                for k in [&b"k007"[..], b"k000", b"k019", b"", b"zz"] {
+                    let _ = search_block(&bad, k);
+                }
+            }
+            let _ = search_block(&data[..i], b"k010");
+        }
+        let _ = search_block(&[0xFF; 40], b"k");
     }
 }
