@@ -328,7 +328,7 @@ fn read_padded<D: BlockDevice>(
     if off % l.align != 0 || off + padded > l.block_size {
         return Err(corrupt(block, "table structure out of bounds"));
     }
-    buf.clear();
+    // Every byte is read over: only growth needs filling.
     buf.resize(padded, 0);
     io.read(block, off as u32, buf)
 }
@@ -623,6 +623,32 @@ impl Table {
         Ok(cx.cache.as_deref_mut().and_then(|c| c.insert(key, own)))
     }
 
+    /// Calls `f` with this table's bloom filter or decoded index, from the
+    /// cache in place, or read from the device (through `raw`, into `own`)
+    /// and cached.
+    #[allow(clippy::too_many_arguments)]
+    fn with_part<D: BlockDevice, R>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        part: Part,
+        cx: &mut ReadCtx<'_>,
+        raw: &mut Vec<u8>,
+        own: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, Error<D::Error>> {
+        let key = part_key(self, part);
+        if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
+            return Ok(f(m));
+        }
+        cx.meta_reads += 1;
+        self.read_part(io, l, part, raw, own)?;
+        if let Some(c) = cx.cache.as_deref_mut() {
+            c.insert(key, own);
+        }
+        Ok(f(own))
+    }
+
     /// Reads and checks the bloom filter (`check` reads the rest of a table
     /// through a cursor, which needs only the index).
     pub(crate) fn verify_bloom<D: BlockDevice>(
@@ -671,17 +697,18 @@ impl Table {
         if !self.covers(key) {
             return Ok(Lookup::Absent);
         }
-        let bloom = self.fetch(io, l, Part::Bloom, cx, buf, own)?;
-        if !bloom_may_contain(bloom.as_deref().unwrap_or(own), hash) {
+        let bloom = |b: &[u8]| bloom_may_contain(b, hash);
+        if !self.with_part(io, l, Part::Bloom, cx, buf, own, bloom)? {
             return Ok(Lookup::Absent);
         }
-        let held = self.fetch(io, l, Part::Index, cx, buf, own)?;
-        let meta = Meta(held.as_deref().unwrap_or(own));
-        let i = meta.blocks_up_to(key);
-        if i == 0 {
+        let locate = |m: &[u8]| {
+            let meta = Meta(m);
+            let i = meta.blocks_up_to(key);
+            i.checked_sub(1).map(|i| meta.data_block(i))
+        };
+        let Some((off, len)) = self.with_part(io, l, Part::Index, cx, buf, own, locate)? else {
             return Ok(Lookup::Absent);
-        }
-        let (off, len) = meta.data_block(i - 1);
+        };
         cx.reads += 1;
         let ck = (self.block, self.epoch, off as u32);
         if let Some(data) = cx.cache.as_deref_mut().and_then(|c| c.get(ck)) {
