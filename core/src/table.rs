@@ -390,8 +390,8 @@ fn parse_index<'b, E>(
 
 /// Length of the fixed part of a decoded [`Meta`], and of each of its
 /// per-data-block records.
-const META_HEAD: usize = 4;
-const META_REC: usize = 12;
+const META_HEAD: usize = 8;
+const META_REC: usize = 20;
 
 fn le32(b: &[u8], at: usize) -> usize {
     let mut w = [0; 4];
@@ -404,10 +404,15 @@ fn le32(b: &[u8], at: usize) -> usize {
 /// no cache):
 ///
 /// ```text
-/// u32 n
-/// (n + 1) x { u32 key_start | u32 data_off | u32 data_len }   (record n: key_start = end of keys)
+/// u32 n | u32 p
+/// (n + 1) x { u32 key_start | u32 data_off | u32 data_len | [u8; 8] word }   (record n: key_start = end of keys)
 /// first keys of the n data blocks, back to back
 /// ```
+///
+/// `p` is the length of the prefix the table's smallest and largest keys
+/// share, and so every key between them; a block's `word` is the 8 bytes
+/// of its first key after that prefix (zero-padded), which decide most
+/// comparisons of a binary search as one `u64` comparison.
 ///
 /// Built only by [`Table::read_part`] from a checked index, so its offsets
 /// are consistent by construction.
@@ -432,12 +437,31 @@ impl<'a> Meta<'a> {
         (self.rec(i, 1), self.rec(i, 2))
     }
 
+    /// Block `i`'s word (see [`Meta`]).
+    fn word(&self, i: usize) -> u64 {
+        let at = META_HEAD + i * META_REC + 12;
+        be64(&self.0[at..at + 8])
+    }
+
     /// The number of data blocks whose first key is at most `key`.
-    fn blocks_up_to(&self, key: &[u8]) -> usize {
+    /// `in_range`: the key lies within the table's range (so it shares the
+    /// prefix of every key in the table).
+    fn blocks_up_to(&self, key: &[u8], in_range: bool) -> usize {
         let (mut lo, mut hi) = (0, self.blocks());
+        // Words after the shared prefix order keys as their bytes do when
+        // they differ; when they tie, the keys themselves decide.
+        let w = match in_range {
+            true => Some(key_word(key, le32(self.0, 4))),
+            false => None,
+        };
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if cmp_keys(self.first_key(mid), key) != Ordering::Greater {
+            let ord = match w.map(|w| self.word(mid).cmp(&w)) {
+                Some(Ordering::Less) => Ordering::Less,
+                Some(Ordering::Greater) => Ordering::Greater,
+                _ => cmp_keys(self.first_key(mid), key),
+            };
+            if ord != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -445,6 +469,22 @@ impl<'a> Meta<'a> {
         }
         lo
     }
+}
+
+/// The 8 bytes of `key` after its first `p`, zero-padded, as a big-endian
+/// `u64`: for two keys that share their first `p` bytes, a smaller word
+/// means a smaller key (and equal words decide nothing).
+fn key_word(key: &[u8], p: usize) -> u64 {
+    let mut w = [0; 8];
+    let tail = key.get(p..).unwrap_or(&[]);
+    let n = tail.len().min(8);
+    w[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(w)
+}
+
+/// The length of the prefix `a` and `b` share.
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Whether a checked bloom filter (`k`, then the bit array) may hold the
@@ -578,6 +618,7 @@ impl Table {
         out.clear();
         out.resize(keys_at, 0);
         let mut i = 0;
+        let p = shared_prefix(&self.smallest, &self.largest);
         let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
                 let at = META_HEAD + i * META_REC;
@@ -585,6 +626,7 @@ impl Table {
                 out[at..at + 4].copy_from_slice(&start.to_le_bytes());
                 out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
                 out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+                out[at + 12..at + 20].copy_from_slice(&key_word(key, p).to_be_bytes());
                 out.extend_from_slice(key);
             }
             i += 1;
@@ -593,6 +635,7 @@ impl Table {
         let keys_end = out.len() as u32;
         out[end..end + 4].copy_from_slice(&keys_end.to_le_bytes());
         out[0..4].copy_from_slice(&(n as u32).to_le_bytes());
+        out[4..8].copy_from_slice(&(p as u32).to_le_bytes());
         // The table in memory was loaded from this index: its keys must
         // still be there.
         if Meta(out).first_key(0) != self.smallest.as_slice() || largest != self.largest.as_slice()
@@ -703,7 +746,7 @@ impl Table {
         }
         let locate = |m: &[u8]| {
             let meta = Meta(m);
-            let i = meta.blocks_up_to(key);
+            let i = meta.blocks_up_to(key, true);
             i.checked_sub(1).map(|i| meta.data_block(i))
         };
         let Some((off, len)) = self.with_part(io, l, Part::Index, cx, buf, own, locate)? else {
@@ -932,7 +975,7 @@ impl TableCursor {
         self.meta_shared = t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
         self.next_block = match target {
             None => 0,
-            Some(k) => self.meta().blocks_up_to(k).saturating_sub(1),
+            Some(k) => self.meta().blocks_up_to(k, t.covers(k)).saturating_sub(1),
         };
         self.cur = None;
         if !self.load_block(t, io, l, cx)? {
@@ -1093,6 +1136,33 @@ mod tests {
                 assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn words_after_a_shared_prefix_order_keys_as_bytes_do() {
+        let keys: [&[u8]; 10] = [
+            b"pre",
+            b"pre\0",
+            b"pre\0\0\0\0\0\0\0\0\0",
+            b"prea",
+            b"preabcdefgh",
+            b"preabcdefgh\0",
+            b"preabcdefghz",
+            b"preabcdefgi",
+            b"prf",
+            b"pr",
+        ];
+        for a in keys {
+            for b in keys {
+                let p = shared_prefix(a, b).min(3);
+                let (wa, wb) = (key_word(a, p), key_word(b, p));
+                if wa != wb {
+                    assert_eq!(wa.cmp(&wb), a.cmp(b), "{a:?} {b:?}");
+                }
+            }
+        }
+        assert_eq!(shared_prefix(b"abcd", b"abxd"), 2);
+        assert_eq!(shared_prefix(b"ab", b"abc"), 2);
     }
 
     #[test]
