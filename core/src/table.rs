@@ -758,8 +758,13 @@ impl Table {
             return Ok(
                 match search_block(data, key).ok_or(corrupt(self.block, "data block malformed"))? {
                     Found::Value(o, n) => {
-                        buf.clear();
-                        buf.extend_from_slice(&data[o..o + n]);
+                        // Copied to the front of `buf`, which keeps its
+                        // length: shrinking it would make the next read
+                        // from the device fill it again first.
+                        if buf.len() < n {
+                            buf.resize(n, 0);
+                        }
+                        buf[..n].copy_from_slice(&data[o..o + n]);
                         Lookup::Found(0, n)
                     }
                     Found::Tombstone => Lookup::Deleted,
