@@ -19,8 +19,8 @@ use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
     self, checksum, data_block_parts, data_block_split, entry_len, push_bytes, push_varint,
-    put_entry, read_entry, restart_at, restart_trailer_len, round_up, u32_at, BlockHeader,
-    BlockKind, Footer, Reader, FOOTER_LEN, HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
+    put_entry, restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer,
+    Reader, FOOTER_LEN, HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
 };
 use crate::io::Io;
 
@@ -1054,19 +1054,18 @@ impl TableCursor {
             return Ok(());
         }
         let data = self.data();
-        let base = data.as_ptr() as usize;
-        let mut r = Reader::new(&data[self.pos..self.end]);
-        let e = read_entry(&mut r).ok_or(corrupt(t.block, "data block malformed"))?;
-        let k = e.key.as_ptr() as usize - base;
-        let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
+        let entries = &data[..self.end];
+        let bad = || corrupt(t.block, "data block malformed");
+        let (tag, key, after) = entry_key(entries, self.pos).ok_or_else(bad)?;
+        let value = entry_value(entries, tag, after).ok_or_else(bad)?;
         if let (false, Some((pk, pl, _))) = (first, self.cur) {
-            if cmp_keys(&data[pk..pk + pl], e.key) != Ordering::Less {
+            if cmp_keys(&data[pk..pk + pl], key) != Ordering::Less {
                 return Err(corrupt(t.block, "keys out of order in data block"));
             }
         }
-        let (klen, step) = (e.key.len(), r.pos());
-        self.pos += step;
-        self.cur = Some((k, klen, v));
+        let klen = key.len();
+        self.pos = value.map_or(after, |(_, end)| end);
+        self.cur = Some((after - klen, klen, value.map(|(v, end)| (v, end - v))));
         Ok(())
     }
 
