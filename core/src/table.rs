@@ -459,7 +459,7 @@ impl<'a> Meta<'a> {
             let ord = match w.map(|w| self.word(mid).cmp(&w)) {
                 Some(Ordering::Less) => Ordering::Less,
                 Some(Ordering::Greater) => Ordering::Greater,
-                _ => cmp_keys(self.first_key(mid), key),
+                _ => self.first_key(mid).cmp(key),
             };
             if ord != Ordering::Greater {
                 lo = mid + 1;
@@ -529,8 +529,7 @@ impl Table {
 
     /// Whether `key` lies within the table's key range.
     pub fn covers(&self, key: &[u8]) -> bool {
-        cmp_keys(key, &self.smallest) != Ordering::Less
-            && cmp_keys(key, &self.largest) != Ordering::Greater
+        key >= self.smallest.as_slice() && key <= self.largest.as_slice()
     }
 
     /// Reads a table's header, footer and index: what a live table keeps
@@ -794,27 +793,6 @@ enum Found {
     No,
 }
 
-/// Compares two keys in byte order (as `<[u8]>::cmp` does), eight bytes
-/// at a time: for keys as short as most are, cheaper than calling `memcmp`.
-#[inline]
-pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
-    let n = a.len().min(b.len());
-    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
-    let (ra, rb) = (a8.remainder(), b8.remainder());
-    for (x, y) in a8.zip(b8) {
-        let (x, y) = (be64(x), be64(y));
-        if x != y {
-            return x.cmp(&y);
-        }
-    }
-    for (x, y) in ra.iter().zip(rb) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
-}
-
 /// Eight bytes (a chunk of exactly eight) as a big-endian `u64`.
 #[inline]
 fn be64(b: &[u8]) -> u64 {
@@ -870,7 +848,7 @@ fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> 
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
         let (_, k, _) = entry_key(entries, restart_at(restarts, mid))?;
-        if cmp_keys(k, key) != Ordering::Greater {
+        if k <= key {
             lo = mid;
         } else {
             hi = mid;
@@ -886,7 +864,7 @@ fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
     let mut at = restart_before(entries, restarts, key)?;
     while at < entries.len() {
         let (tag, k, after) = entry_key(entries, at)?;
-        let ord = cmp_keys(k, key);
+        let ord = k.cmp(key);
         let value = entry_value(entries, tag, after)?;
         match ord {
             Ordering::Less => at = value.map_or(after, |(_, end)| end),
@@ -998,8 +976,8 @@ impl TableCursor {
         while let Some(k) = self.key() {
             let before = match start {
                 Bound::Unbounded => false,
-                Bound::Included(s) => cmp_keys(k, s) == Ordering::Less,
-                Bound::Excluded(s) => cmp_keys(k, s) != Ordering::Greater,
+                Bound::Included(s) => k < s,
+                Bound::Excluded(s) => k <= s,
             };
             if !before {
                 break;
@@ -1059,7 +1037,7 @@ impl TableCursor {
         let (tag, key, after) = entry_key(entries, self.pos).ok_or_else(bad)?;
         let value = entry_value(entries, tag, after).ok_or_else(bad)?;
         if let (false, Some((pk, pl, _))) = (first, self.cur) {
-            if cmp_keys(&data[pk..pk + pl], key) != Ordering::Less {
+            if data[pk..pk + pl] >= *key {
                 return Err(corrupt(t.block, "keys out of order in data block"));
             }
         }
@@ -1120,26 +1098,6 @@ mod tests {
         }
         out.extend_from_slice(&(restarts.len() as u16).to_le_bytes());
         out
-    }
-
-    #[test]
-    fn keys_compare_as_byte_strings() {
-        let keys: [&[u8]; 9] = [
-            b"",
-            b"a",
-            b"ab",
-            b"abcdefgh",
-            b"abcdefgh\0",
-            b"abcdefghi",
-            b"abcdefgi",
-            b"b",
-            b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
-        ];
-        for a in keys {
-            for b in keys {
-                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} {b:?}");
-            }
-        }
     }
 
     #[test]
