@@ -4,6 +4,7 @@
 //! reused gets a new epoch, so a stale entry can never be served.
 
 use alloc::vec::Vec;
+use core::hash::{BuildHasherDefault, Hash, Hasher};
 use hashbrown::HashMap;
 
 /// A cached block, shared with the cursors reading it, so that a scan
@@ -16,6 +17,42 @@ pub(crate) type Shared = alloc::rc::Rc<[u8]>;
 
 type Key = (u32, u64, u32);
 
+/// A cache key as the map holds it, hashed in one step: keys are made by
+/// the engine, not chosen by an adversary, so one folded multiply mixes
+/// them enough.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MapKey(Key);
+
+impl Hash for MapKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (block, epoch, off) = self.0;
+        let lo = ((block as u64) << 32 | off as u64) ^ 0x9E37_79B9_7F4A_7C15;
+        let p = (lo as u128) * ((epoch ^ 0xD6E8_FEB8_6659_FD93) as u128);
+        state.write_u64(p as u64 ^ (p >> 64) as u64);
+    }
+}
+
+/// Takes the hash [`MapKey`] computed as it is.
+#[derive(Default)]
+struct PassHasher(u64);
+
+impl Hasher for PassHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `MapKey`; a plain fold keeps it a hash all the same.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 struct Slot {
     key: Key,
     data: Shared,
@@ -26,7 +63,7 @@ struct Slot {
 pub(crate) struct BlockCache {
     budget: usize,
     used: usize,
-    map: HashMap<Key, usize>,
+    map: HashMap<MapKey, usize, BuildHasherDefault<PassHasher>>,
     slots: Vec<Slot>,
     free: Vec<usize>,
     hand: usize,
@@ -39,7 +76,7 @@ impl BlockCache {
         BlockCache {
             budget,
             used: 0,
-            map: HashMap::new(),
+            map: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
@@ -54,7 +91,7 @@ impl BlockCache {
 
     /// The verified contents of a data block, if cached.
     pub fn get(&mut self, key: Key) -> Option<&Shared> {
-        match self.map.get(&key) {
+        match self.map.get(&MapKey(key)) {
             Some(&i) => {
                 self.hits += 1;
                 let s = &mut self.slots[i];
@@ -72,7 +109,7 @@ impl BlockCache {
     /// Returns the shared copy, if cached.
     pub fn insert(&mut self, key: Key, data: &[u8]) -> Option<Shared> {
         // A block larger than a quarter of the budget would flush too much.
-        if data.len() > self.budget / 4 || self.map.contains_key(&key) {
+        if data.len() > self.budget / 4 || self.map.contains_key(&MapKey(key)) {
             return None;
         }
         while self.used + data.len() > self.budget {
@@ -98,7 +135,7 @@ impl BlockCache {
             }
         };
         self.used += data.len();
-        self.map.insert(key, i);
+        self.map.insert(MapKey(key), i);
         Some(shared)
     }
 
@@ -124,7 +161,7 @@ impl BlockCache {
         s.live = false;
         self.used -= s.data.len();
         s.data = Shared::from(&[][..]);
-        self.map.remove(&s.key);
+        self.map.remove(&MapKey(s.key));
         self.free.push(i);
     }
 

@@ -184,8 +184,26 @@ pub fn data_block_parts(data: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&data[..entries_end], restarts))
 }
 
-/// The `i`-th restart offset of a restart array checked by
-/// [`data_block_parts`].
+/// Splits a data block already checked by [`data_block_parts`] (when it
+/// was read from the device) into its entries and restart offsets, without
+/// checking the offsets again. `None` if the block is too short for its
+/// restart count. Whoever reads the parts must still index them with
+/// checked accesses: nothing here proves the offsets sound.
+#[inline]
+pub fn data_block_split(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = data.len();
+    let tail = data.get(len.checked_sub(2)?..)?;
+    let n = u16::from_le_bytes([tail[0], tail[1]]) as usize;
+    let entries_end = len.checked_sub(restart_trailer_len(n))?;
+    if n == 0 {
+        return None;
+    }
+    Some((&data[..entries_end], &data[entries_end..len - 2]))
+}
+
+/// The `i`-th restart offset of a restart array from [`data_block_parts`]
+/// or [`data_block_split`] (`2 * n` bytes, `i < n`).
+#[inline]
 pub fn restart_at(restarts: &[u8], i: usize) -> usize {
     u16::from_le_bytes([restarts[2 * i], restarts[2 * i + 1]]) as usize
 }
@@ -237,7 +255,21 @@ impl<'a> Reader<'a> {
         Some(v)
     }
     /// A LEB128 varint of at most 64 bits.
+    #[inline]
     pub fn varint(&mut self) -> Option<u64> {
+        // Lengths below 128, the common case, take one byte.
+        match self.buf.get(self.pos) {
+            Some(&b) if b < 0x80 => {
+                self.pos += 1;
+                Some(b as u64)
+            }
+            _ => self.varint_long(),
+        }
+    }
+
+    /// [`Reader::varint`] of more than one byte (or at the end of input).
+    #[inline(never)]
+    fn varint_long(&mut self) -> Option<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = self.u8()?;

@@ -11,15 +11,16 @@
 //! block, locates the rest.
 
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 use core::ops::Bound;
 
 use crate::cache::{BlockCache, Shared};
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
-    self, checksum, data_block_parts, entry_len, push_bytes, push_varint, put_entry, read_entry,
-    restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer, Reader,
-    FOOTER_LEN, HEADER_LEN, RESTART_INTERVAL,
+    self, checksum, data_block_parts, data_block_split, entry_len, push_bytes, push_varint,
+    put_entry, restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer,
+    Reader, FOOTER_LEN, HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
 };
 use crate::io::Io;
 
@@ -327,7 +328,7 @@ fn read_padded<D: BlockDevice>(
     if off % l.align != 0 || off + padded > l.block_size {
         return Err(corrupt(block, "table structure out of bounds"));
     }
-    buf.clear();
+    // Every byte is read over: only growth needs filling.
     buf.resize(padded, 0);
     io.read(block, off as u32, buf)
 }
@@ -389,8 +390,8 @@ fn parse_index<'b, E>(
 
 /// Length of the fixed part of a decoded [`Meta`], and of each of its
 /// per-data-block records.
-const META_HEAD: usize = 4;
-const META_REC: usize = 12;
+const META_HEAD: usize = 8;
+const META_REC: usize = 20;
 
 fn le32(b: &[u8], at: usize) -> usize {
     let mut w = [0; 4];
@@ -403,10 +404,15 @@ fn le32(b: &[u8], at: usize) -> usize {
 /// no cache):
 ///
 /// ```text
-/// u32 n
-/// (n + 1) x { u32 key_start | u32 data_off | u32 data_len }   (record n: key_start = end of keys)
+/// u32 n | u32 p
+/// (n + 1) x { u32 key_start | u32 data_off | u32 data_len | [u8; 8] word }   (record n: key_start = end of keys)
 /// first keys of the n data blocks, back to back
 /// ```
+///
+/// `p` is the length of the prefix the table's smallest and largest keys
+/// share, and so every key between them; a block's `word` is the 8 bytes
+/// of its first key after that prefix (zero-padded), which decide most
+/// comparisons of a binary search as one `u64` comparison.
 ///
 /// Built only by [`Table::read_part`] from a checked index, so its offsets
 /// are consistent by construction.
@@ -431,12 +437,31 @@ impl<'a> Meta<'a> {
         (self.rec(i, 1), self.rec(i, 2))
     }
 
+    /// Block `i`'s word (see [`Meta`]).
+    fn word(&self, i: usize) -> u64 {
+        let at = META_HEAD + i * META_REC + 12;
+        be64(&self.0[at..at + 8])
+    }
+
     /// The number of data blocks whose first key is at most `key`.
-    fn blocks_up_to(&self, key: &[u8]) -> usize {
+    /// `in_range`: the key lies within the table's range (so it shares the
+    /// prefix of every key in the table).
+    fn blocks_up_to(&self, key: &[u8], in_range: bool) -> usize {
         let (mut lo, mut hi) = (0, self.blocks());
+        // Words after the shared prefix order keys as their bytes do when
+        // they differ; when they tie, the keys themselves decide.
+        let w = match in_range {
+            true => Some(key_word(key, le32(self.0, 4))),
+            false => None,
+        };
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.first_key(mid) <= key {
+            let ord = match w.map(|w| self.word(mid).cmp(&w)) {
+                Some(Ordering::Less) => Ordering::Less,
+                Some(Ordering::Greater) => Ordering::Greater,
+                _ => self.first_key(mid).cmp(key),
+            };
+            if ord != Ordering::Greater {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -444,6 +469,22 @@ impl<'a> Meta<'a> {
         }
         lo
     }
+}
+
+/// The 8 bytes of `key` after its first `p`, zero-padded, as a big-endian
+/// `u64`: for two keys that share their first `p` bytes, a smaller word
+/// means a smaller key (and equal words decide nothing).
+fn key_word(key: &[u8], p: usize) -> u64 {
+    let mut w = [0; 8];
+    let tail = key.get(p..).unwrap_or(&[]);
+    let n = tail.len().min(8);
+    w[..n].copy_from_slice(&tail[..n]);
+    u64::from_be_bytes(w)
+}
+
+/// The length of the prefix `a` and `b` share.
+fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Whether a checked bloom filter (`k`, then the bit array) may hold the
@@ -576,6 +617,7 @@ impl Table {
         out.clear();
         out.resize(keys_at, 0);
         let mut i = 0;
+        let p = shared_prefix(&self.smallest, &self.largest);
         let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
                 let at = META_HEAD + i * META_REC;
@@ -583,6 +625,7 @@ impl Table {
                 out[at..at + 4].copy_from_slice(&start.to_le_bytes());
                 out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
                 out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+                out[at + 12..at + 20].copy_from_slice(&key_word(key, p).to_be_bytes());
                 out.extend_from_slice(key);
             }
             i += 1;
@@ -591,6 +634,7 @@ impl Table {
         let keys_end = out.len() as u32;
         out[end..end + 4].copy_from_slice(&keys_end.to_le_bytes());
         out[0..4].copy_from_slice(&(n as u32).to_le_bytes());
+        out[4..8].copy_from_slice(&(p as u32).to_le_bytes());
         // The table in memory was loaded from this index: its keys must
         // still be there.
         if Meta(out).first_key(0) != self.smallest.as_slice() || largest != self.largest.as_slice()
@@ -621,6 +665,32 @@ impl Table {
         Ok(cx.cache.as_deref_mut().and_then(|c| c.insert(key, own)))
     }
 
+    /// Calls `f` with this table's bloom filter or decoded index, from the
+    /// cache in place, or read from the device (through `raw`, into `own`)
+    /// and cached.
+    #[allow(clippy::too_many_arguments)]
+    fn with_part<D: BlockDevice, R>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        part: Part,
+        cx: &mut ReadCtx<'_>,
+        raw: &mut Vec<u8>,
+        own: &mut Vec<u8>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, Error<D::Error>> {
+        let key = part_key(self, part);
+        if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
+            return Ok(f(m));
+        }
+        cx.meta_reads += 1;
+        self.read_part(io, l, part, raw, own)?;
+        if let Some(c) = cx.cache.as_deref_mut() {
+            c.insert(key, own);
+        }
+        Ok(f(own))
+    }
+
     /// Reads and checks the bloom filter (`check` reads the rest of a table
     /// through a cursor, which needs only the index).
     pub(crate) fn verify_bloom<D: BlockDevice>(
@@ -633,7 +703,9 @@ impl Table {
     }
 
     /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
-    /// it; returns the length of its entries.
+    /// it: its checksum, then its restart array, so that a block in the
+    /// cache need not be checked again. Returns the length of its entries
+    /// and restart array.
     fn read_data_block<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
@@ -644,6 +716,9 @@ impl Table {
         read_padded(io, l, self.block, off, len, buf)?;
         if checksum(0, &buf[..len - 4]) != u32_at(buf, len - 4).unwrap_or(0) {
             return Err(corrupt(self.block, "data block checksum mismatch"));
+        }
+        if data_block_parts(&buf[..len - 4]).is_none() {
+            return Err(corrupt(self.block, "data block malformed"));
         }
         Ok(len - 4)
     }
@@ -664,25 +739,31 @@ impl Table {
         if !self.covers(key) {
             return Ok(Lookup::Absent);
         }
-        let bloom = self.fetch(io, l, Part::Bloom, cx, buf, own)?;
-        if !bloom_may_contain(bloom.as_deref().unwrap_or(own), hash) {
+        let bloom = |b: &[u8]| bloom_may_contain(b, hash);
+        if !self.with_part(io, l, Part::Bloom, cx, buf, own, bloom)? {
             return Ok(Lookup::Absent);
         }
-        let held = self.fetch(io, l, Part::Index, cx, buf, own)?;
-        let meta = Meta(held.as_deref().unwrap_or(own));
-        let i = meta.blocks_up_to(key);
-        if i == 0 {
+        let locate = |m: &[u8]| {
+            let meta = Meta(m);
+            let i = meta.blocks_up_to(key, true);
+            i.checked_sub(1).map(|i| meta.data_block(i))
+        };
+        let Some((off, len)) = self.with_part(io, l, Part::Index, cx, buf, own, locate)? else {
             return Ok(Lookup::Absent);
-        }
-        let (off, len) = meta.data_block(i - 1);
+        };
         cx.reads += 1;
         let ck = (self.block, self.epoch, off as u32);
         if let Some(data) = cx.cache.as_deref_mut().and_then(|c| c.get(ck)) {
             return Ok(
                 match search_block(data, key).ok_or(corrupt(self.block, "data block malformed"))? {
                     Found::Value(o, n) => {
-                        buf.clear();
-                        buf.extend_from_slice(&data[o..o + n]);
+                        // Copied to the front of `buf`, which keeps its
+                        // length: shrinking it would make the next read
+                        // from the device fill it again first.
+                        if buf.len() < n {
+                            buf.resize(n, 0);
+                        }
+                        buf[..n].copy_from_slice(&data[o..o + n]);
                         Lookup::Found(0, n)
                     }
                     Found::Tombstone => Lookup::Deleted,
@@ -712,6 +793,53 @@ enum Found {
     No,
 }
 
+/// Eight bytes (a chunk of exactly eight) as a big-endian `u64`.
+#[inline]
+fn be64(b: &[u8]) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(b);
+    u64::from_be_bytes(w)
+}
+
+/// A varint at `at` in `b` (one byte in the common case), and the offset
+/// just past it; `None` if malformed.
+#[inline]
+fn varint_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    match b.get(at) {
+        Some(&x) if x < 0x80 => Some((x as usize, at + 1)),
+        _ => {
+            let mut r = Reader::new(b.get(at..)?);
+            let v = usize::try_from(r.varint()?).ok()?;
+            Some((v, at + r.pos()))
+        }
+    }
+}
+
+/// The tag and key of the entry at `at` in a data block's entries, and
+/// the offset just past the key; `None` if malformed.
+#[inline]
+fn entry_key(entries: &[u8], at: usize) -> Option<(u8, &[u8], usize)> {
+    let tag = *entries.get(at)?;
+    let (klen, k) = varint_at(entries, at + 1)?;
+    let end = k.checked_add(klen)?;
+    Some((tag, entries.get(k..end)?, end))
+}
+
+/// The value of an entry with this tag whose key ends at `at`: its start
+/// and end, or `None` inside for a tombstone; `None` if malformed.
+#[inline]
+fn entry_value(entries: &[u8], tag: u8, at: usize) -> Option<Option<(usize, usize)>> {
+    match tag {
+        OP_PUT => {
+            let (vlen, v) = varint_at(entries, at)?;
+            let end = v.checked_add(vlen)?;
+            (end <= entries.len()).then_some(Some((v, end)))
+        }
+        OP_DELETE => Some(None),
+        _ => None,
+    }
+}
+
 /// The offset of the last restart point whose key is at most `key` (the
 /// first restart point if every key is larger); `None` if malformed.
 fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> {
@@ -719,9 +847,8 @@ fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> 
     // Invariant: restart lo's key <= key (or lo == 0); keys at hi.. > key.
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
-        let off = restart_at(restarts, mid);
-        let e = read_entry(&mut Reader::new(entries.get(off..)?))?;
-        if e.key <= key {
+        let (_, k, _) = entry_key(entries, restart_at(restarts, mid))?;
+        if k <= key {
             lo = mid;
         } else {
             hi = mid;
@@ -731,20 +858,22 @@ fn restart_before(entries: &[u8], restarts: &[u8], key: &[u8]) -> Option<usize> 
 }
 
 /// Finds `key` in a data block (entries and restart array, checksum
-/// removed); `None` if malformed.
+/// removed, checked by [`Table::read_data_block`]); `None` if malformed.
 fn search_block(data: &[u8], key: &[u8]) -> Option<Found> {
-    let (entries, restarts) = data_block_parts(data)?;
-    let start = restart_before(entries, restarts, key)?;
-    let mut r = Reader::new(&entries[start..]);
-    while !r.is_empty() {
-        let e = read_entry(&mut r)?;
-        match e.key.cmp(key) {
-            core::cmp::Ordering::Less => continue,
-            core::cmp::Ordering::Greater => return Some(Found::No),
-            core::cmp::Ordering::Equal => {
-                return Some(match e.value {
+    let (entries, restarts) = data_block_split(data)?;
+    let mut at = restart_before(entries, restarts, key)?;
+    while at < entries.len() {
+        let (tag, k, after) = entry_key(entries, at)?;
+        let ord = k.cmp(key);
+        let value = entry_value(entries, tag, after)?;
+        match ord {
+            Ordering::Less => at = value.map_or(after, |(_, end)| end),
+            Ordering::Greater => return Some(Found::No),
+            // Entries start at the block's start: offsets are the same.
+            Ordering::Equal => {
+                return Some(match value {
                     None => Found::Tombstone,
-                    Some(v) => Found::Value(v.as_ptr() as usize - data.as_ptr() as usize, v.len()),
+                    Some((v, end)) => Found::Value(v, end - v),
                 })
             }
         }
@@ -829,7 +958,7 @@ impl TableCursor {
         self.meta_shared = t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
         self.next_block = match target {
             None => 0,
-            Some(k) => self.meta().blocks_up_to(k).saturating_sub(1),
+            Some(k) => self.meta().blocks_up_to(k, t.covers(k)).saturating_sub(1),
         };
         self.cur = None;
         if !self.load_block(t, io, l, cx)? {
@@ -839,7 +968,7 @@ impl TableCursor {
             // Jump to the restart point before the key.
             let data = &self.data()[..self.block_len];
             let (entries, restarts) =
-                data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+                data_block_split(data).ok_or(corrupt(t.block, "data block malformed"))?;
             self.pos = restart_before(entries, restarts, k)
                 .ok_or(corrupt(t.block, "data block malformed"))?;
         }
@@ -888,7 +1017,7 @@ impl TableCursor {
         };
         let data = &self.data()[..self.block_len];
         let (entries, _) =
-            data_block_parts(data).ok_or(corrupt(t.block, "data block malformed"))?;
+            data_block_split(data).ok_or(corrupt(t.block, "data block malformed"))?;
         self.end = entries.len();
         self.next_block += 1;
         self.pos = 0;
@@ -903,19 +1032,18 @@ impl TableCursor {
             return Ok(());
         }
         let data = self.data();
-        let base = data.as_ptr() as usize;
-        let mut r = Reader::new(&data[self.pos..self.end]);
-        let e = read_entry(&mut r).ok_or(corrupt(t.block, "data block malformed"))?;
-        let k = e.key.as_ptr() as usize - base;
-        let v = e.value.map(|v| (v.as_ptr() as usize - base, v.len()));
+        let entries = &data[..self.end];
+        let bad = || corrupt(t.block, "data block malformed");
+        let (tag, key, after) = entry_key(entries, self.pos).ok_or_else(bad)?;
+        let value = entry_value(entries, tag, after).ok_or_else(bad)?;
         if let (false, Some((pk, pl, _))) = (first, self.cur) {
-            if data[pk..pk + pl] >= *e.key {
+            if data[pk..pk + pl] >= *key {
                 return Err(corrupt(t.block, "keys out of order in data block"));
             }
         }
-        let (klen, step) = (e.key.len(), r.pos());
-        self.pos += step;
-        self.cur = Some((k, klen, v));
+        let klen = key.len();
+        self.pos = value.map_or(after, |(_, end)| end);
+        self.cur = Some((after - klen, klen, value.map(|(v, end)| (v, end - v))));
         Ok(())
     }
 
@@ -954,5 +1082,101 @@ impl TableCursor {
     pub fn value(&self) -> Option<&[u8]> {
         self.cur
             .and_then(|(_, _, v)| v.map(|(o, n)| &self.data()[o..o + n]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data block as `TableBuilder` lays it out (without its checksum).
+    fn block(keys: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut restarts = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if i % RESTART_INTERVAL == 0 {
+                restarts.push(out.len() as u16);
+            }
+            let value = (i % 5 != 3).then_some(&k[..1]);
+            let at = out.len();
+            out.resize(at + entry_len(k.len(), value.map(|v| v.len())), 0);
+            put_entry(&mut out[at..], k, value);
+        }
+        for r in &restarts {
+            out.extend_from_slice(&r.to_le_bytes());
+        }
+        out.extend_from_slice(&(restarts.len() as u16).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn words_after_a_shared_prefix_order_keys_as_bytes_do() {
+        let keys: [&[u8]; 10] = [
+            b"pre",
+            b"pre\0",
+            b"pre\0\0\0\0\0\0\0\0\0",
+            b"prea",
+            b"preabcdefgh",
+            b"preabcdefgh\0",
+            b"preabcdefghz",
+            b"preabcdefgi",
+            b"prf",
+            b"pr",
+        ];
+        for a in keys {
+            for b in keys {
+                let p = shared_prefix(a, b).min(3);
+                let (wa, wb) = (key_word(a, p), key_word(b, p));
+                if wa != wb {
+                    assert_eq!(wa.cmp(&wb), a.cmp(b), "{a:?} {b:?}");
+                }
+            }
+        }
+        assert_eq!(shared_prefix(b"abcd", b"abxd"), 2);
+        assert_eq!(shared_prefix(b"ab", b"abc"), 2);
+    }
+
+    #[test]
+    fn a_block_search_finds_every_key_and_no_other() {
+        let owned: Vec<Vec<u8>> = (0..50u32)
+            .map(|i| alloc::format!("key{:05}", i * 2).into_bytes())
+            .collect();
+        let keys: Vec<&[u8]> = owned.iter().map(|k| k.as_slice()).collect();
+        let data = block(&keys);
+        assert!(data_block_parts(&data).is_some());
+        for (i, k) in keys.iter().enumerate() {
+            match search_block(&data, k) {
+                Some(Found::Value(o, n)) => assert_eq!(&data[o..o + n], &k[..1]),
+                Some(Found::Tombstone) => assert_eq!(i % 5, 3),
+                _ => panic!("{i} not found"),
+            }
+            let mut after = k.to_vec();
+            after.push(0);
+            assert!(matches!(search_block(&data, &after), Some(Found::No)));
+        }
+        assert!(matches!(search_block(&data, b"a"), Some(Found::No)));
+        assert!(matches!(search_block(&data, b"z"), Some(Found::No)));
+    }
+
+    /// The search trusts a cached block to have been checked, but must not
+    /// panic even on one that was not: every byte changed, every length cut.
+    #[test]
+    fn a_block_search_never_panics_on_damaged_bytes() {
+        let owned: Vec<Vec<u8>> = (0..20u32)
+            .map(|i| alloc::format!("k{:03}", i).into_bytes())
+            .collect();
+        let keys: Vec<&[u8]> = owned.iter().map(|k| k.as_slice()).collect();
+        let data = block(&keys);
+        for i in 0..data.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut bad = data.clone();
+                bad[i] ^= x;
+                for k in [&b"k007"[..], b"k000", b"k019", b"", b"zz"] {
+                    let _ = search_block(&bad, k);
+                }
+            }
+            let _ = search_block(&data[..i], b"k010");
+        }
+        let _ = search_block(&[0xFF; 40], b"k");
     }
 }
