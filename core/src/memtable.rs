@@ -18,9 +18,10 @@
 //! key, is one run of bytes at its start, most often one cache line.
 //!
 //! The first 1/65 of the buffer (a multiple of 8 bytes) is a filter of the
-//! keys present: two bits per key from the key's hash, so that a lookup of
-//! a key the memtable does not hold (most lookups, once the store is larger
-//! than its memtable) seldom walks the list. Nodes follow it.
+//! keys present: four bits per key, all in one 64-bit word, from the key's
+//! hash, so that a lookup of a key the memtable does not hold (most
+//! lookups, once the store is larger than its memtable) reads one word and
+//! seldom walks the list. Nodes follow it.
 //!
 //! The height of a node comes from a hash of its key, so the space a
 //! sequence of operations takes is a function of the operations alone:
@@ -102,8 +103,9 @@ pub(crate) struct Memtable<S: Storage> {
     /// Bytes allocated, dead nodes included.
     used: usize,
     /// Bytes at the start of the buffer given to a filter of the keys
-    /// present (two bits per key, from its hash), so that a lookup of a
-    /// key the memtable does not hold seldom walks the list.
+    /// present (four bits of one 64-bit word per key, from its hash), so
+    /// that a lookup of a key the memtable does not hold seldom walks the
+    /// list.
     filter: usize,
     /// Levels in use (at least 1).
     height: usize,
@@ -144,6 +146,12 @@ fn read_u32(buf: &[u8], at: usize) -> u32 {
         Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
         _ => NIL,
     }
+}
+
+fn read_u64(buf: &[u8], at: usize) -> u64 {
+    buf.get(at..at.saturating_add(8))
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 fn write_u32(buf: &mut [u8], at: usize, v: u32) {
@@ -272,23 +280,27 @@ impl<S: Storage> Memtable<S> {
         node_bytes.saturating_add(node_bytes / 64)
     }
 
-    /// The filter's two bits for a key's hash.
-    fn filter_bits(&self, hash: u64) -> [usize; 2] {
-        let n = (self.filter * 8) as u64;
-        [
-            (hash.rotate_left(21) % n) as usize,
-            (hash.rotate_left(42) % n) as usize,
-        ]
+    /// Where the filter's word for a key's hash is, and its four bits in
+    /// that word. One word rather than bits anywhere: one cache line read
+    /// per lookup, for a few more false positives (about 0.5% at the 16
+    /// bits per key of 100-byte values, against 1.4% for two bits
+    /// anywhere). The word comes from the hash's high half, the bits from
+    /// its low half above the bits that set a node's height.
+    fn filter_probe(&self, hash: u64) -> (usize, u64) {
+        let words = (self.filter / 8) as u64;
+        let word = ((hash >> 32) * words) >> 32;
+        let bits = (0..4).fold(0u64, |m, i| m | 1 << ((hash >> (8 + 6 * i)) & 63));
+        (8 * word as usize, bits)
     }
 
     fn filter_add(&mut self, hash: u64) {
         if self.filter == 0 {
             return;
         }
-        for b in self.filter_bits(hash) {
-            if let Some(byte) = self.buf.as_mut().get_mut(b / 8) {
-                *byte |= 1 << (b % 8);
-            }
+        let (at, bits) = self.filter_probe(hash);
+        let word = read_u64(self.buf.as_ref(), at);
+        if let Some(w) = self.buf.as_mut().get_mut(at..at.saturating_add(8)) {
+            w.copy_from_slice(&(word | bits).to_le_bytes());
         }
     }
 
@@ -296,10 +308,14 @@ impl<S: Storage> Memtable<S> {
         if self.filter == 0 {
             return true;
         }
-        let buf = self.buf.as_ref();
-        self.filter_bits(hash)
-            .iter()
-            .all(|&b| buf.get(b / 8).is_none_or(|byte| byte & (1 << (b % 8)) != 0))
+        let (at, bits) = self.filter_probe(hash);
+        // A word outside the arena (never: `at` is below `filter`) lets
+        // every key through.
+        self.buf
+            .as_ref()
+            .get(at..at.saturating_add(8))
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .is_none_or(|w| u64::from_le_bytes(w) & bits == bits)
     }
 
     /// The bytes a new node for `key` with a value of `value_len` bytes
