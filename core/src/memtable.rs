@@ -408,6 +408,34 @@ impl<S: Storage> Memtable<S> {
         }
     }
 
+    /// The node of `key`, if there is one: a search that stops on the
+    /// highest level the key's node is on.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        let buf = self.buf.as_ref();
+        let mut x = HEAD;
+        let mut level = self.height.clamp(1, MAX_HEIGHT) - 1;
+        // A node already found after `key`, on a higher level.
+        let mut after = NIL;
+        loop {
+            let next = self.next(x, level);
+            if next != NIL && next != after {
+                match compare(key_of(buf, next), key) {
+                    Ordering::Less => {
+                        x = next;
+                        continue;
+                    }
+                    Ordering::Equal => return Some(next),
+                    Ordering::Greater => {}
+                }
+            }
+            if level == 0 {
+                return None;
+            }
+            after = next;
+            level -= 1;
+        }
+    }
+
     /// The first node whose key is not `before` the target (`NIL` if none),
     /// with the last node before it on every level in `prev`.
     fn seek(&self, before: impl Fn(&[u8]) -> bool, prev: &mut [u32; MAX_HEIGHT]) -> u32 {
@@ -559,15 +587,8 @@ impl<S: Storage> Memtable<S> {
         if !self.filter_may_hold(hash) {
             return None;
         }
-        let mut prev = [HEAD; MAX_HEIGHT];
-        let x = self.seek(|k| compare(k, key) == Ordering::Less, &mut prev);
-        if x == NIL {
-            return None;
-        }
-        match entry_of(self.buf.as_ref(), x) {
-            Some((k, v)) if k == key => Some(v),
-            _ => None,
-        }
+        let x = self.find(key)?;
+        entry_of(self.buf.as_ref(), x).map(|(_, v)| v)
     }
 
     /// Every entry, in key order.
