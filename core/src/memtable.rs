@@ -10,14 +10,18 @@
 //! A node is, with every integer little-endian:
 //!
 //! ```text
-//! height: u8 | key_len: u16 | value_cap: u32 | value_len: u32 (u32::MAX: tombstone)
-//! next: [u32; height] | key | value space (value_cap bytes)
+//! height: u8 | key_len: u16 | next: [u32; height] | key
+//! value_cap: u32 | value_len: u32 (u32::MAX: tombstone) | value space (value_cap bytes)
 //! ```
 //!
+//! What a search reads of a node, its height, key length, one link and its
+//! key, is one run of bytes at its start, most often one cache line.
+//!
 //! The first 1/65 of the buffer (a multiple of 8 bytes) is a filter of the
-//! keys present: two bits per key from the key's hash, so that a lookup of
-//! a key the memtable does not hold (most lookups, once the store is larger
-//! than its memtable) seldom walks the list. Nodes follow it.
+//! keys present: four bits per key, all in one 64-bit word, from the key's
+//! hash, so that a lookup of a key the memtable does not hold (most
+//! lookups, once the store is larger than its memtable) reads one word and
+//! seldom walks the list. Nodes follow it.
 //!
 //! The height of a node comes from a hash of its key, so the space a
 //! sequence of operations takes is a function of the operations alone:
@@ -33,6 +37,7 @@
 //! never a panic.
 #![cfg_attr(not(feature = "alloc"), allow(dead_code))]
 
+use core::cmp::Ordering;
 use core::ops::Bound;
 
 use crate::format::key_hash;
@@ -40,8 +45,11 @@ use crate::format::key_hash;
 /// The tallest tower: with a branching factor of 4, enough for millions of
 /// entries.
 pub(crate) const MAX_HEIGHT: usize = 12;
-/// Bytes of a node before its tower.
+/// Bytes of a node besides its tower, key and value: 3 before the tower,
+/// 8 after the key.
 const NODE_HEADER: usize = 11;
+/// Bytes of a node before its tower.
+const TOWER_AT: usize = 3;
 /// The end of a list.
 const NIL: u32 = u32::MAX;
 /// The list head, whose tower lives outside the arena.
@@ -95,8 +103,9 @@ pub(crate) struct Memtable<S: Storage> {
     /// Bytes allocated, dead nodes included.
     used: usize,
     /// Bytes at the start of the buffer given to a filter of the keys
-    /// present (two bits per key, from its hash), so that a lookup of a
-    /// key the memtable does not hold seldom walks the list.
+    /// present (four bits of one 64-bit word per key, from its hash), so
+    /// that a lookup of a key the memtable does not hold seldom walks the
+    /// list.
     filter: usize,
     /// Levels in use (at least 1).
     height: usize,
@@ -139,12 +148,41 @@ fn read_u32(buf: &[u8], at: usize) -> u32 {
     }
 }
 
+fn read_u64(buf: &[u8], at: usize) -> u64 {
+    buf.get(at..at.saturating_add(8))
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
 fn write_u32(buf: &mut [u8], at: usize, v: u32) {
     if let Some(d) = buf.get_mut(at..at.saturating_add(4)) {
         if d.len() == 4 {
             d.copy_from_slice(&v.to_le_bytes());
         }
     }
+}
+
+/// `a` against `b` in the order of byte slices, eight bytes at a time: the
+/// keys of a memtable often share long prefixes, and most are short enough
+/// that a call to `memcmp` costs more than the comparison.
+#[inline]
+fn compare(a: &[u8], b: &[u8]) -> Ordering {
+    let word = |c: &[u8]| <[u8; 8]>::try_from(c).map_or(0, u64::from_be_bytes);
+    let mut same = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (x, y) = (word(x), word(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+        same += 8;
+    }
+    let (a, b) = (a.get(same..).unwrap_or(&[]), b.get(same..).unwrap_or(&[]));
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// A node's header fields.
@@ -158,24 +196,40 @@ struct Header {
 impl Header {
     fn read(buf: &[u8], node: u32) -> Option<Header> {
         let n = node as usize;
-        let h: &[u8; NODE_HEADER] = buf.get(n..n.saturating_add(NODE_HEADER))?.try_into().ok()?;
+        let &[height, k0, k1] = buf.get(n..n.saturating_add(TOWER_AT))? else {
+            return None;
+        };
+        let height = height as usize;
+        let key_len = u16::from_le_bytes([k0, k1]) as usize;
+        let at = n + TOWER_AT + 4 * height + key_len;
+        let v: &[u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
         Some(Header {
-            height: h[0] as usize,
-            key_len: u16::from_le_bytes([h[1], h[2]]) as usize,
-            value_cap: u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize,
-            value_len: u32::from_le_bytes([h[7], h[8], h[9], h[10]]),
+            height,
+            key_len,
+            value_cap: u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize,
+            value_len: u32::from_le_bytes([v[4], v[5], v[6], v[7]]),
         })
     }
 
     /// Where the key starts.
     fn key_at(&self, node: u32) -> usize {
-        node as usize + NODE_HEADER + 4 * self.height
+        node as usize + TOWER_AT + 4 * self.height
+    }
+
+    /// Where `value_len` is.
+    fn value_len_at(&self, node: u32) -> usize {
+        self.key_at(node) + self.key_len + 4
+    }
+
+    /// Where the value starts.
+    fn value_at(&self, node: u32) -> usize {
+        self.key_at(node) + self.key_len + 8
     }
 }
 
 /// Where `node`'s pointer at `level` is.
 fn next_at(node: u32, level: usize) -> usize {
-    node as usize + NODE_HEADER + 4 * level
+    node as usize + TOWER_AT + 4 * level
 }
 
 /// The key of `node`; empty if the node does not fit the arena.
@@ -184,7 +238,7 @@ fn key_of(buf: &[u8], node: u32) -> &[u8] {
     let Some(&[height, k0, k1]) = buf.get(n..n.saturating_add(3)) else {
         return &[];
     };
-    let start = n + NODE_HEADER + 4 * height as usize;
+    let start = n + TOWER_AT + 4 * height as usize;
     let len = u16::from_le_bytes([k0, k1]) as usize;
     buf.get(start..start.saturating_add(len)).unwrap_or(&[])
 }
@@ -193,8 +247,8 @@ fn key_of(buf: &[u8], node: u32) -> &[u8] {
 fn entry_of(buf: &[u8], node: u32) -> Option<(&[u8], Option<&[u8]>)> {
     let h = Header::read(buf, node)?;
     let k = h.key_at(node);
-    let v = k.saturating_add(h.key_len);
-    let key = buf.get(k..v)?;
+    let key = buf.get(k..k + h.key_len)?;
+    let v = h.value_at(node);
     if h.value_len == TOMBSTONE {
         return Some((key, None));
     }
@@ -226,23 +280,27 @@ impl<S: Storage> Memtable<S> {
         node_bytes.saturating_add(node_bytes / 64)
     }
 
-    /// The filter's two bits for a key's hash.
-    fn filter_bits(&self, hash: u64) -> [usize; 2] {
-        let n = (self.filter * 8) as u64;
-        [
-            (hash.rotate_left(21) % n) as usize,
-            (hash.rotate_left(42) % n) as usize,
-        ]
+    /// Where the filter's word for a key's hash is, and its four bits in
+    /// that word. One word rather than bits anywhere: one cache line read
+    /// per lookup, for a few more false positives (about 0.5% at the 16
+    /// bits per key of 100-byte values, against 1.4% for two bits
+    /// anywhere). The word comes from the hash's high half, the bits from
+    /// its low half above the bits that set a node's height.
+    fn filter_probe(&self, hash: u64) -> (usize, u64) {
+        let words = (self.filter / 8) as u64;
+        let word = ((hash >> 32) * words) >> 32;
+        let bits = (0..4).fold(0u64, |m, i| m | 1 << ((hash >> (8 + 6 * i)) & 63));
+        (8 * word as usize, bits)
     }
 
     fn filter_add(&mut self, hash: u64) {
         if self.filter == 0 {
             return;
         }
-        for b in self.filter_bits(hash) {
-            if let Some(byte) = self.buf.as_mut().get_mut(b / 8) {
-                *byte |= 1 << (b % 8);
-            }
+        let (at, bits) = self.filter_probe(hash);
+        let word = read_u64(self.buf.as_ref(), at);
+        if let Some(w) = self.buf.as_mut().get_mut(at..at.saturating_add(8)) {
+            w.copy_from_slice(&(word | bits).to_le_bytes());
         }
     }
 
@@ -250,10 +308,14 @@ impl<S: Storage> Memtable<S> {
         if self.filter == 0 {
             return true;
         }
-        let buf = self.buf.as_ref();
-        self.filter_bits(hash)
-            .iter()
-            .all(|&b| buf.get(b / 8).is_none_or(|byte| byte & (1 << (b % 8)) != 0))
+        let (at, bits) = self.filter_probe(hash);
+        // A word outside the arena (never: `at` is below `filter`) lets
+        // every key through.
+        self.buf
+            .as_ref()
+            .get(at..at.saturating_add(8))
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .is_none_or(|w| u64::from_le_bytes(w) & bits == bits)
     }
 
     /// The bytes a new node for `key` with a value of `value_len` bytes
@@ -346,6 +408,34 @@ impl<S: Storage> Memtable<S> {
         }
     }
 
+    /// The node of `key`, if there is one: a search that stops on the
+    /// highest level the key's node is on.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        let buf = self.buf.as_ref();
+        let mut x = HEAD;
+        let mut level = self.height.clamp(1, MAX_HEIGHT) - 1;
+        // A node already found after `key`, on a higher level.
+        let mut after = NIL;
+        loop {
+            let next = self.next(x, level);
+            if next != NIL && next != after {
+                match compare(key_of(buf, next), key) {
+                    Ordering::Less => {
+                        x = next;
+                        continue;
+                    }
+                    Ordering::Equal => return Some(next),
+                    Ordering::Greater => {}
+                }
+            }
+            if level == 0 {
+                return None;
+            }
+            after = next;
+            level -= 1;
+        }
+    }
+
     /// The first node whose key is not `before` the target (`NIL` if none),
     /// with the last node before it on every level in `prev`.
     fn seek(&self, before: impl Fn(&[u8]) -> bool, prev: &mut [u32; MAX_HEIGHT]) -> u32 {
@@ -382,16 +472,16 @@ impl<S: Storage> Memtable<S> {
         }
         let node = self.used;
         let buf = self.buf.as_mut().get_mut(node..end).ok_or(Full)?;
-        let (header, rest) = buf.split_at_mut(NODE_HEADER);
+        let (header, rest) = buf.split_at_mut(TOWER_AT);
         header[0] = height as u8;
         header[1..3].copy_from_slice(&(key.len() as u16).to_le_bytes());
-        let cap = value_len.unwrap_or(0) as u32;
-        header[3..7].copy_from_slice(&cap.to_le_bytes());
-        let len = value_len.map_or(TOMBSTONE, |v| v as u32);
-        header[7..11].copy_from_slice(&len.to_le_bytes());
-        let data = &mut rest[4 * height..];
-        let (k, v) = data.split_at_mut(key.len());
+        let (k, rest) = rest[4 * height..].split_at_mut(key.len());
         k.copy_from_slice(key);
+        let (fields, v) = rest.split_at_mut(8);
+        let cap = value_len.unwrap_or(0) as u32;
+        fields[..4].copy_from_slice(&cap.to_le_bytes());
+        let len = value_len.map_or(TOMBSTONE, |v| v as u32);
+        fields[4..].copy_from_slice(&len.to_le_bytes());
         if let Some(value) = value {
             v.copy_from_slice(value);
         }
@@ -403,7 +493,7 @@ impl<S: Storage> Memtable<S> {
     /// key held. On `Err(Full)` nothing changed.
     pub fn insert(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), Full> {
         let mut prev = [HEAD; MAX_HEIGHT];
-        let x = self.seek(|k| k < key, &mut prev);
+        let x = self.seek(|k| compare(k, key) == Ordering::Less, &mut prev);
         if x != NIL {
             let buf = self.buf.as_ref();
             if key_of(buf, x) == key {
@@ -440,14 +530,14 @@ impl<S: Storage> Memtable<S> {
         key: &[u8],
         value: Option<&[u8]>,
     ) -> Result<(), Full> {
-        let len_at = x as usize + 7;
+        let len_at = h.value_len_at(x);
         match value {
             None => {
                 write_u32(self.buf.as_mut(), len_at, TOMBSTONE);
                 Ok(())
             }
             Some(v) if v.len() <= h.value_cap => {
-                let at = h.key_at(x) + h.key_len;
+                let at = h.value_at(x);
                 let dst = self.buf.as_mut().get_mut(at..at + v.len()).ok_or(Full)?;
                 dst.copy_from_slice(v);
                 write_u32(self.buf.as_mut(), len_at, v.len() as u32);
@@ -497,15 +587,8 @@ impl<S: Storage> Memtable<S> {
         if !self.filter_may_hold(hash) {
             return None;
         }
-        let mut prev = [HEAD; MAX_HEIGHT];
-        let x = self.seek(|k| k < key, &mut prev);
-        if x == NIL {
-            return None;
-        }
-        match entry_of(self.buf.as_ref(), x) {
-            Some((k, v)) if k == key => Some(v),
-            _ => None,
-        }
+        let x = self.find(key)?;
+        entry_of(self.buf.as_ref(), x).map(|(_, v)| v)
     }
 
     /// Every entry, in key order.
@@ -522,8 +605,8 @@ impl<S: Storage> Memtable<S> {
         let mut prev = [HEAD; MAX_HEIGHT];
         let node = match start {
             Bound::Unbounded => self.head[0],
-            Bound::Included(s) => self.seek(|k| k < s, &mut prev),
-            Bound::Excluded(s) => self.seek(|k| k <= s, &mut prev),
+            Bound::Included(s) => self.seek(|k| compare(k, s) == Ordering::Less, &mut prev),
+            Bound::Excluded(s) => self.seek(|k| compare(k, s) != Ordering::Greater, &mut prev),
         };
         Iter {
             buf: self.buf.as_ref(),
@@ -693,6 +776,24 @@ mod tests {
             .filter(|&i| m.filter_may_hold(key_hash(&key(i))))
             .count();
         assert_eq!(stale, 0, "clearing empties the filter");
+    }
+
+    proptest! {
+        #[test]
+        fn compare_orders_as_slices_do(
+            a in proptest::collection::vec(0u8..3, 0..40),
+            b in proptest::collection::vec(0u8..3, 0..40),
+            shared in 0usize..30,
+        ) {
+            // Long shared prefixes, as keys of one kind have.
+            let (mut x, mut y) = (vec![7u8; shared], vec![7u8; shared]);
+            x.extend(&a);
+            y.extend(&b);
+            prop_assert_eq!(compare(&x, &y), x.cmp(&y));
+            prop_assert_eq!(compare(&y, &x), y.cmp(&x));
+            prop_assert_eq!(compare(&x, &x), Ordering::Equal);
+            prop_assert_eq!(compare(&x[..x.len() / 2], &x), x[..x.len() / 2].cmp(&x));
+        }
     }
 
     #[test]
