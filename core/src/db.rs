@@ -824,6 +824,8 @@ pub struct Db<D: BlockDevice> {
     /// `l0_runs_for` tables (see [`Db::index_level0`]).
     l0_runs: Vec<usize>,
     l0_runs_for: usize,
+    /// Bytes of the live tables, as of the last change to the levels.
+    tables_bytes: u64,
     /// The log blocks the manifest names, oldest first: those written to,
     /// then those started ahead of need.
     wal: Vec<WalRef>,
@@ -952,6 +954,7 @@ impl<D: BlockDevice> Db<D> {
             levels: Default::default(),
             l0_runs: Vec::new(),
             l0_runs_for: usize::MAX,
+            tables_bytes: 0,
             wal: Vec::new(),
             wal_used: 0,
             wal_active: None,
@@ -1305,10 +1308,11 @@ impl<D: BlockDevice> Db<D> {
         self.commit_sealing(freed, false)
     }
 
-    /// Finds level 0's runs again. Every change to the levels is committed
-    /// (or deferred with `commit_later`) before the next lookup, and both
-    /// call this.
+    /// Finds level 0's runs again, and the bytes of all live tables. Every
+    /// change to the levels is committed (or deferred with `commit_later`)
+    /// before the next lookup, and both call this.
     fn index_level0(&mut self) {
+        self.tables_bytes = (0..LEVELS).map(|l| self.level_bytes(l)).sum();
         let l0 = &self.levels[0];
         self.l0_runs.clear();
         for i in 1..=l0.len() {
@@ -2240,12 +2244,10 @@ impl<D: BlockDevice> Db<D> {
     /// a threshold that grows with the store, so reads trigger a full merge
     /// at most once per store's worth of wasted work.
     pub fn maintenance_due(&self) -> bool {
-        if self.poisoned || self.sorted_runs() < 2 {
+        if self.poisoned || self.ops.read_debt == 0 || self.sorted_runs() < 2 {
             return false;
         }
-        let merge_bytes: u64 =
-            (0..LEVELS).map(|l| self.level_bytes(l)).sum::<u64>() + self.mem.bytes() as u64;
-        self.ops.read_debt >= merge_bytes
+        self.ops.read_debt >= self.tables_bytes + self.mem.bytes() as u64
     }
 
     /// Merges every sorted run into one, as [`Db::compact`] does, if reads
