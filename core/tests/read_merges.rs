@@ -193,14 +193,22 @@ impl BlockDevice for Failing {
     }
 }
 
-#[test]
-fn a_failed_read_merge_loses_nothing_and_reads_go_on() {
+/// A layered store on a device whose programs fail once the flag is set.
+type FailingStore = (Db<Failing>, BTreeMap<Vec<u8>, Vec<u8>>, Rc<Cell<bool>>);
+
+fn failing_store() -> FailingStore {
     let fail = Rc::new(Cell::new(false));
     let dev = Failing {
         dev: RamDevice::new(4096, 256, 4),
         fail: fail.clone(),
     };
-    let (mut db, model) = layered_store_on(dev);
+    let (db, model) = layered_store_on(dev);
+    (db, model, fail)
+}
+
+#[test]
+fn a_failed_read_merge_loses_nothing_and_reads_go_on() {
+    let (mut db, model, fail) = failing_store();
     let mut buf = [0u8; 64];
     let mut lookups = 0;
     while !db.maintenance_due() {
@@ -221,12 +229,7 @@ fn a_failed_read_merge_loses_nothing_and_reads_go_on() {
 
 #[test]
 fn a_store_that_refuses_writes_never_asks_reads_to_merge() {
-    let fail = Rc::new(Cell::new(false));
-    let dev = Failing {
-        dev: RamDevice::new(4096, 256, 4),
-        fail: fail.clone(),
-    };
-    let (mut db, model) = layered_store_on(dev);
+    let (mut db, model, fail) = failing_store();
     fail.set(true);
     // Enough puts to need a program: the store stops accepting writes.
     let failed = (0..1000u32).any(|i| db.put(&key(i), &[7; 100]).is_err());
