@@ -2234,8 +2234,8 @@ impl<D: BlockDevice> Db<D> {
     /// Every lookup that consults a run not holding its key (but the last a
     /// lookup of a missing key consults, which one run would not spare
     /// it), and every scan that places a cursor in more than one run, adds
-    /// to a debt counted in
-    /// what that work would have paid for in merging. Once the debt reaches
+    /// to a debt counted in what that work would have paid for in merging.
+    /// Once the debt reaches
     /// what merging every run into one costs (rewriting the memtable and
     /// every table), merging is worth it, as buying is once the rent paid
     /// reaches the price: whatever reads follow, reads and merges together
