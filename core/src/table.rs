@@ -660,9 +660,26 @@ impl Table {
         if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
             return Ok(Some(m.clone()));
         }
+        self.read_and_cache(io, l, part, cx, raw, own)
+    }
+
+    /// Reads this table's bloom filter or index from the device (through
+    /// `raw`, into `own`) and caches it; returns the cached copy, if any.
+    fn read_and_cache<D: BlockDevice>(
+        &self,
+        io: &mut Io<D>,
+        l: &Layout,
+        part: Part,
+        cx: &mut ReadCtx<'_>,
+        raw: &mut Vec<u8>,
+        own: &mut Vec<u8>,
+    ) -> Result<Option<Shared>, Error<D::Error>> {
         cx.meta_reads += 1;
         self.read_part(io, l, part, raw, own)?;
-        Ok(cx.cache.as_deref_mut().and_then(|c| c.insert(key, own)))
+        Ok(cx
+            .cache
+            .as_deref_mut()
+            .and_then(|c| c.insert(part_key(self, part), own)))
     }
 
     /// Calls `f` with this table's bloom filter or decoded index, from the
@@ -683,11 +700,7 @@ impl Table {
         if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
             return Ok(f(m));
         }
-        cx.meta_reads += 1;
-        self.read_part(io, l, part, raw, own)?;
-        if let Some(c) = cx.cache.as_deref_mut() {
-            c.insert(key, own);
-        }
+        self.read_and_cache(io, l, part, cx, raw, own)?;
         Ok(f(own))
     }
 

@@ -82,13 +82,8 @@ fn assert_matches<D: BlockDevice>(db: &mut Db<D>, model: &BTreeMap<Vec<u8>, Vec<
     }
 }
 
-#[test]
-fn lookups_that_miss_many_runs_merge_the_store_into_one() {
-    let (mut db, model) = layered_store();
-    assert!(levels_with_tables(&db) >= 2, "{:?}", db.stats());
-    assert!(!db.maintenance_due(), "nothing read yet");
-    assert!(!db.maintain().unwrap(), "nothing to pay for yet");
-
+/// Looks up keys the store lacks until the lookups have paid for a merge.
+fn look_up_missing_keys_until_a_merge_is_due<D: BlockDevice>(db: &mut Db<D>) {
     let mut buf = [0u8; 64];
     let mut lookups = 0;
     while !db.maintenance_due() {
@@ -96,6 +91,16 @@ fn lookups_that_miss_many_runs_merge_the_store_into_one() {
         lookups += 1;
         assert!(lookups < 1_000_000, "lookups never paid for a merge");
     }
+}
+
+#[test]
+fn lookups_that_miss_many_runs_merge_the_store_into_one() {
+    let (mut db, model) = layered_store();
+    assert!(levels_with_tables(&db) >= 2, "{:?}", db.stats());
+    assert!(!db.maintenance_due(), "nothing read yet");
+    assert!(!db.maintain().unwrap(), "nothing to pay for yet");
+
+    look_up_missing_keys_until_a_merge_is_due(&mut db);
     let writes_before = db.stats().bytes_programmed;
     assert!(db.maintain().unwrap());
     let s = db.stats();
@@ -209,13 +214,7 @@ fn failing_store() -> FailingStore {
 #[test]
 fn a_failed_read_merge_loses_nothing_and_reads_go_on() {
     let (mut db, model, fail) = failing_store();
-    let mut buf = [0u8; 64];
-    let mut lookups = 0;
-    while !db.maintenance_due() {
-        db.get(&missing(lookups % 1500), &mut buf).unwrap();
-        lookups += 1;
-        assert!(lookups < 1_000_000, "lookups never paid for a merge");
-    }
+    look_up_missing_keys_until_a_merge_is_due(&mut db);
     fail.set(true);
     assert!(matches!(db.maintain(), Err(Error::Device("injected"))));
     assert_matches(&mut db, &model);

@@ -262,6 +262,18 @@ impl Db {
         Ok(())
     }
 
+    /// Runs a read under the engine lock, then, in the same turn of it,
+    /// whatever maintenance the reads have paid for (see [`after_read`]).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> Result<T, cairn_core::Error<io::Error>>,
+    ) -> Result<T, Error> {
+        let mut engine = self.engine()?;
+        let r = f(&mut engine)?;
+        after_read(&self.shared, &mut engine)?;
+        Ok(r)
+    }
+
     fn engine(&self) -> Result<MutexGuard<'_, Engine>, Error> {
         lock(&self.shared)
     }
@@ -288,10 +300,7 @@ impl Db {
     /// [`cairn_core::Error::TooLarge`] for an unusable key, or any error
     /// reading the store.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, Error> {
-        let mut engine = self.engine()?;
-        let value = engine.get_vec(key.as_ref())?;
-        after_read(&self.shared, &mut engine)?;
-        Ok(value)
+        self.read(|e| e.get_vec(key.as_ref()))
     }
 
     /// Copies the value stored under `key` into `buf` and returns its
@@ -302,10 +311,7 @@ impl Db {
     /// As for [`Db::get`]; [`cairn_core::Error::BufferTooSmall`] (carrying
     /// the value's length) if `buf` is too short.
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>, Error> {
-        let mut engine = self.engine()?;
-        let found = engine.get(key.as_ref(), buf)?;
-        after_read(&self.shared, &mut engine)?;
-        Ok(found)
+        self.read(|e| e.get(key.as_ref(), buf))
     }
 
     /// Whether a value is stored under `key`.
@@ -314,14 +320,11 @@ impl Db {
     ///
     /// As for [`Db::get`].
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
-        let mut engine = self.engine()?;
-        let found = match engine.get(key.as_ref(), &mut []) {
-            Ok(found) => found.is_some(),
-            Err(cairn_core::Error::BufferTooSmall { .. }) => true,
-            Err(e) => return Err(e.into()),
-        };
-        after_read(&self.shared, &mut engine)?;
-        Ok(found)
+        self.read(|e| match e.get(key.as_ref(), &mut []) {
+            Ok(found) => Ok(found.is_some()),
+            Err(cairn_core::Error::BufferTooSmall { .. }) => Ok(true),
+            Err(e) => Err(e),
+        })
     }
 
     /// Stores `value` under `key`, replacing any earlier value.
@@ -427,10 +430,7 @@ impl Db {
         if is_empty_range(start, end) {
             return Ok(());
         }
-        let mut engine = self.engine()?;
-        engine.scan(start, end, f)?;
-        after_read(&self.shared, &mut engine)?;
-        Ok(())
+        self.read(|e| e.scan(start, end, f))
     }
 
     /// Writes the in-memory buffer of recent writes out into a table.
