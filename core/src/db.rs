@@ -29,6 +29,8 @@ use crate::format::{
     BlockHeader, BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN,
 };
 use crate::io::Io;
+use crate::levels::{Keys, Levels};
+use crate::list::{List, Memory};
 use crate::logging::{debug, log_warn};
 use crate::manifest::{ManifestRepr, WalRef, LEVELS};
 use crate::memtable::{Arena, Memtable, MAX_ARENA};
@@ -296,20 +298,25 @@ struct OpCounts {
 
 /// Which blocks are free, and the epoch counter.
 struct Space {
-    used: Vec<bool>,
+    /// Blocks of the device.
+    blocks: u32,
+    /// One bit per block: in use.
+    used: List<u32>,
     free: u32,
     cursor: u32,
     policy: Allocation,
     reserve: u32,
     next_epoch: u64,
-    /// Blocks that a commit not yet known durable stopped naming. The
-    /// durable manifest, or one a crash may still fall back to, may name
-    /// them, so they stay in use until the next sync.
-    pending: Vec<u32>,
+    /// One bit per block: a commit not yet known durable stopped naming
+    /// it. The durable manifest, or one a crash may still fall back to, may
+    /// name it, so it stays in use until the next sync.
+    pending: List<u32>,
+    /// How many bits `pending` has set.
+    pending_count: u32,
     /// Blocks a change not yet committed (a compaction) stopped naming:
     /// the last manifest programmed names them. The next commit moves them
     /// to `pending`.
-    deferred: Vec<u32>,
+    deferred: List<u32>,
     /// No sync since this handle was made. The manifest it mounted may be
     /// a commit another handle never synced (it closed without `sync`,
     /// leaving the record in a file's page cache): the blocks that commit
@@ -318,39 +325,76 @@ struct Space {
     fresh: bool,
 }
 
+/// Bit `b` of a bitmap.
+fn bit(map: &[u32], b: u32) -> bool {
+    map.get((b / 32) as usize)
+        .is_some_and(|w| w & (1 << (b % 32)) != 0)
+}
+
+/// Sets bit `b` of a bitmap to `on`.
+fn set_bit(map: &mut [u32], b: u32, on: bool) {
+    if let Some(w) = map.get_mut((b / 32) as usize) {
+        if on {
+            *w |= 1 << (b % 32);
+        } else {
+            *w &= !(1 << (b % 32));
+        }
+    }
+}
+
 impl Space {
+    fn is_used(&self, b: u32) -> bool {
+        bit(&self.used, b)
+    }
+
     fn mark(&mut self, b: u32) {
-        if !self.used[b as usize] {
-            self.used[b as usize] = true;
+        if !self.is_used(b) {
+            set_bit(&mut self.used, b, true);
             self.free -= 1;
         }
     }
 
     fn release(&mut self, b: u32) {
-        if self.used[b as usize] {
-            self.used[b as usize] = false;
+        if self.is_used(b) {
+            set_bit(&mut self.used, b, false);
             self.free += 1;
         }
     }
 
     /// Releases `b` once a sync has made the commit that freed it durable.
     fn release_after_sync(&mut self, b: u32) {
-        if self.used[b as usize] && !self.pending.contains(&b) {
-            self.pending.push(b);
+        if self.is_used(b) && !bit(&self.pending, b) {
+            set_bit(&mut self.pending, b, true);
+            self.pending_count += 1;
         }
     }
 
     /// A sync has returned: every commit programmed before it is durable.
     fn synced(&mut self) {
         self.fresh = false;
-        for b in core::mem::take(&mut self.pending) {
-            self.release(b);
+        if self.pending_count == 0 {
+            return;
         }
+        for w in 0..self.pending.len() {
+            let mut bits = core::mem::take(&mut self.pending[w]);
+            while bits != 0 {
+                let b = w as u32 * 32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                self.release(b);
+            }
+        }
+        self.pending_count = 0;
+    }
+
+    /// Blocks awaiting release after the next sync.
+    fn pending_blocks(&self) -> impl Iterator<Item = u32> + '_ {
+        let n = self.pending.len() as u32 * 32;
+        (0..n).filter(|&b| bit(&self.pending, b))
     }
 
     /// Free blocks, counting those a sync will release.
     fn available(&self) -> u32 {
-        self.free + self.pending.len() as u32
+        self.free + self.pending_count
     }
 
     fn can_allocate(&self, internal: bool) -> bool {
@@ -362,14 +406,14 @@ impl Space {
         if !self.can_allocate(internal) {
             return Err(Error::Full);
         }
-        let n = self.used.len() as u32;
+        let n = self.blocks;
         let start = match self.policy {
             Allocation::RoundRobin => self.cursor % n,
             Allocation::LowestFree => 0,
         };
         for i in 0..n {
             let b = (start + i) % n;
-            if !self.used[b as usize] {
+            if !self.is_used(b) {
                 self.mark(b);
                 self.cursor = b + 1;
                 return Ok(b);
@@ -395,7 +439,7 @@ fn allocate_block<D: BlockDevice>(
     space: &mut Space,
     internal: bool,
 ) -> Result<u32, D> {
-    if space.fresh || (!space.can_allocate(internal) && !space.pending.is_empty()) {
+    if space.fresh || (!space.can_allocate(internal) && space.pending_count > 0) {
         sync_device(io, space)?;
     }
     space.allocate(internal)
@@ -440,27 +484,36 @@ fn add_to_table<D: BlockDevice>(
     })
 }
 
-/// Finishes a table and appends it to `out`. Whatever happens, the block
-/// is accounted for: in `out` on success, released on failure.
+/// Finishes a table and stages it in `levels`. Whatever happens, the
+/// block is accounted for: staged on success, released on failure.
 fn write_table<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
     builder: TableBuilder,
-    out: &mut Vec<Table>,
+    levels: &mut Levels,
+    keys: &mut Keys,
 ) -> Result<(), D> {
     let block = builder.block();
-    match builder.finish(io) {
-        Ok(t) => {
-            out.push(t);
-            Ok(())
-        }
-        Err(e) => {
-            if let Some(b) = block {
-                space.release(b);
-            }
-            Err(e)
+    let r = builder.finish(io, keys).and_then(|t| {
+        levels.stage(t).inspect_err(|_| keys.release(&t))?;
+        Ok(())
+    });
+    if r.is_err() {
+        if let Some(b) = block {
+            space.release(b);
         }
     }
+    r
+}
+
+/// Releases the blocks and key ranges of the tables staged from `from`
+/// on, and drops them.
+fn unstage_from(levels: &mut Levels, keys: &mut Keys, space: &mut Space, from: usize) {
+    for t in levels.staged().get(from..).unwrap_or_default() {
+        space.release(t.block);
+        keys.release(t);
+    }
+    levels.unstage_from(from);
 }
 
 /// Iterates a run of non-overlapping tables in key order: tables
@@ -496,16 +549,13 @@ impl RunCursor {
     }
 
     /// The run's tables in `levels`.
-    fn tables<'t>(&self, levels: &'t [Vec<Table>]) -> &'t [Table] {
-        levels
-            .get(self.lvl)
-            .and_then(|l| l.get(self.from..self.to))
-            .unwrap_or(&[])
+    fn tables<'t>(&self, levels: &'t Levels) -> &'t [Table] {
+        levels[self.lvl].get(self.from..self.to).unwrap_or(&[])
     }
 
     fn seek<D: BlockDevice>(
         &mut self,
-        levels: &[Vec<Table>],
+        (levels, keys): (&Levels, &Keys),
         io: &mut Io<D>,
         l: &Layout,
         start: Bound<&[u8]>,
@@ -514,8 +564,8 @@ impl RunCursor {
         let tables = self.tables(levels);
         self.ti = match start {
             Bound::Unbounded => 0,
-            Bound::Included(k) => tables.partition_point(|t| t.largest.as_slice() < k),
-            Bound::Excluded(k) => tables.partition_point(|t| t.largest.as_slice() <= k),
+            Bound::Included(k) => tables.partition_point(|t| keys.largest(t) < k),
+            Bound::Excluded(k) => tables.partition_point(|t| keys.largest(t) <= k),
         };
         if let Some(t) = tables.get(self.ti) {
             self.c.seek(t, io, l, start, cx)?;
@@ -540,7 +590,7 @@ impl RunCursor {
 
     fn advance<D: BlockDevice>(
         &mut self,
-        levels: &[Vec<Table>],
+        levels: &Levels,
         io: &mut Io<D>,
         l: &Layout,
         cx: &mut ReadCtx<'_>,
@@ -651,8 +701,13 @@ impl Records {
 /// flush, or of one merge) are read as one run: no other run's data is
 /// newer than one of them and older than the other, so a run's single
 /// priority is right for all of them, and the merge compares fewer keys.
-fn runs_of(levels: &[Vec<Table>], lvl: usize, picks: &[usize], runs: &mut Vec<RunCursor>) {
-    let tables = levels.get(lvl).map_or(&[][..], |l| l.as_slice());
+fn runs_of(
+    (levels, keys): (&Levels, &Keys),
+    lvl: usize,
+    picks: &[usize],
+    runs: &mut Vec<RunCursor>,
+) {
+    let tables = &levels[lvl];
     let mut k = 0;
     while k < picks.len() {
         let start = picks[k];
@@ -660,7 +715,7 @@ fn runs_of(levels: &[Vec<Table>], lvl: usize, picks: &[usize], runs: &mut Vec<Ru
         while k + 1 < picks.len()
             && picks[k + 1] == end
             && end < tables.len()
-            && tables[end - 1].largest < tables[end].smallest
+            && keys.largest(&tables[end - 1]) < keys.smallest(&tables[end])
         {
             end += 1;
             k += 1;
@@ -670,6 +725,16 @@ fn runs_of(levels: &[Vec<Table>], lvl: usize, picks: &[usize], runs: &mut Vec<Ru
         }
         k += 1;
     }
+}
+
+/// Whether a level below `lvl` may hold `key` (so a tombstone for it
+/// merged into `lvl` must be kept).
+fn shadowed_below(levels: &Levels, keys: &Keys, lvl: usize, key: &[u8]) -> bool {
+    (lvl + 1..LEVELS).any(|lv| {
+        let row = &levels[lv];
+        let i = row.partition_point(|t| keys.largest(t) < key);
+        i < row.len() && keys.covers(&row[i], key)
+    })
 }
 
 /// Sorts a short slice by `less` (insertion sort: the slices sorted here
@@ -787,14 +852,17 @@ fn commit_manifest<D: BlockDevice>(
     meta.append = Some((block, epoch, off + rec.len() as u32));
     // The record holds the whole state, deferred changes included.
     meta.dirty = false;
-    let deferred = core::mem::take(&mut space.deferred);
-    for b in freed.iter().copied().chain(old_meta).chain(deferred) {
+    for b in freed.iter().copied().chain(old_meta) {
         space.release_after_sync(b);
     }
+    for i in 0..space.deferred.len() {
+        space.release_after_sync(space.deferred[i]);
+    }
+    space.deferred.clear();
     Ok(())
 }
 
-fn block_ids(levels: &[Vec<Table>; LEVELS]) -> [Vec<u32>; LEVELS] {
+fn block_ids(levels: &Levels) -> [Vec<u32>; LEVELS] {
     core::array::from_fn(|i| levels[i].iter().map(|t| t.block).collect())
 }
 
@@ -818,7 +886,9 @@ pub struct Db<D: BlockDevice> {
     max_value: usize,
     max_wal_blocks: usize,
     mem: Memtable<Arena>,
-    levels: [Vec<Table>; LEVELS],
+    levels: Levels,
+    /// The key ranges of the tables in `levels`.
+    keys: Keys,
     /// Where level 0's runs end (adjacent tables with increasing, disjoint
     /// keys: those of one flush), for lookups; valid while level 0 holds
     /// `l0_runs_for` tables (see [`Db::index_level0`]).
@@ -924,6 +994,11 @@ impl<D: BlockDevice> Db<D> {
         let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
         let cache_bytes = cfg.cache_bytes;
         let mem = Memtable::new(vec![0; Memtable::<Arena>::arena_len(cfg.memtable_bytes)]);
+        let mut memory = Memory::Heap;
+        let blocks = geo.block_count as usize;
+        let words = blocks.div_ceil(32);
+        let keys = Keys::new(&mut memory, blocks, cfg.max_key_len)?;
+        let levels = Levels::new(&mut memory, blocks)?;
         let layout = Layout {
             block_size,
             align,
@@ -935,14 +1010,16 @@ impl<D: BlockDevice> Db<D> {
         };
         Ok(Db {
             space: Space {
-                used: vec![false; geo.block_count as usize],
+                blocks: geo.block_count,
+                used: memory.filled(words, 0)?,
                 free: geo.block_count,
                 cursor: 0,
                 policy: cfg.allocation,
                 reserve,
                 next_epoch: 1,
-                pending: Vec::new(),
-                deferred: Vec::new(),
+                pending: memory.filled(words, 0)?,
+                pending_count: 0,
+                deferred: memory.list(blocks)?,
                 fresh: true,
             },
             io,
@@ -951,7 +1028,8 @@ impl<D: BlockDevice> Db<D> {
             max_value,
             max_wal_blocks,
             mem,
-            levels: Default::default(),
+            keys,
+            levels,
             l0_runs: Vec::new(),
             l0_runs_for: usize::MAX,
             tables_bytes: 0,
@@ -978,6 +1056,32 @@ impl<D: BlockDevice> Db<D> {
             scan_runs: Vec::new(),
             scan_key: Vec::new(),
         })
+    }
+
+    /// Forgets the store mounted (all but which blocks are in use, and
+    /// the epoch counter), for a new one to be formatted over it.
+    fn forget_store(&mut self) {
+        self.levels.clear();
+        self.keys.clear();
+        self.l0_runs.clear();
+        self.l0_runs_for = usize::MAX;
+        self.tables_bytes = 0;
+        self.wal.clear();
+        self.wal_used = 0;
+        self.wal_active = None;
+        self.last_seq = 0;
+        self.flushed_seq = 0;
+        self.meta = MetaState {
+            block: None,
+            append: None,
+            seq: 0,
+            dirty: false,
+        };
+        self.mem
+            .clear_to(Memtable::<Arena>::arena_len(self.cfg.memtable_bytes));
+        self.log_pending.clear();
+        self.space.deferred.clear();
+        self.ops = OpCounts::default();
     }
 
     /// Reads every block header. Returns the highest epoch seen and the
@@ -1024,22 +1128,14 @@ impl<D: BlockDevice> Db<D> {
     /// empty one: the new store's first commit goes into a block the old
     /// store does not use, and outranks it by epoch.
     pub fn format(dev: D, cfg: Config) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg.clone())?;
+        let mut db = Self::new_handle(dev, cfg)?;
         // Mounting whatever is there marks the old store's blocks in use
         // (and sets the epoch counter past everything on the device).
         if let Err(Error::Device(e)) = db.mount() {
             return Err(Error::Device(e));
         }
-        let old_store = db.space.used.clone();
-        let (next_epoch, cursor) = (db.space.next_epoch, db.space.cursor);
-        let mut db = Self::new_handle(db.into_device(), cfg)?;
-        db.space.next_epoch = next_epoch;
-        db.space.cursor = cursor;
-        for (b, used) in old_store.iter().enumerate() {
-            if *used {
-                db.space.mark(b as u32);
-            }
-        }
+        // The new store starts empty; the old one's blocks stay marked.
+        db.forget_store();
         match db.commit(&[]) {
             Err(Error::Full) => {
                 // The old store fills the device: make it unreachable first,
@@ -1051,18 +1147,19 @@ impl<D: BlockDevice> Db<D> {
                     db.io.erase(b)?;
                     db.io.sync()?;
                 }
-                db.space.used.fill(false);
+                db.space.used.fill(0);
                 db.space.free = db.io.geo.block_count;
                 db.commit(&[])?;
             }
             r => r?,
         }
         // The new store is in force once its commit is durable; the old
-        // store's blocks are free from then on.
+        // store's blocks are free from then on: all but the new store's
+        // metadata block.
         db.sync_all()?;
-        for (b, used) in old_store.iter().enumerate() {
-            if *used && Some(b as u32) != db.meta.block {
-                db.space.release(b as u32);
+        for b in 0..db.io.geo.block_count {
+            if Some(b) != db.meta.block {
+                db.space.release(b);
             }
         }
         Ok(db)
@@ -1145,14 +1242,16 @@ impl<D: BlockDevice> Db<D> {
                 if b == meta_block {
                     return Err(Error::corrupted(b, "manifest names its own block"));
                 }
-                let t = Table::load(&mut self.io, &self.layout, b, &mut self.scratch)?;
+                let keys = Some(&mut self.keys);
+                let t = Table::load(&mut self.io, &self.layout, b, &mut self.scratch, keys)?;
                 self.space.mark(b);
-                self.levels[lvl].push(t);
+                self.levels.push(lvl, t)?;
             }
             if lvl > 0 {
+                let keys = &self.keys;
                 let ok = self.levels[lvl]
                     .windows(2)
-                    .all(|w| w[0].largest < w[1].smallest);
+                    .all(|w| keys.largest(&w[0]) < keys.smallest(&w[1]));
                 if !ok {
                     return Err(Error::corrupted(u32::MAX, "level tables overlap"));
                 }
@@ -1312,11 +1411,13 @@ impl<D: BlockDevice> Db<D> {
     /// change to the levels is committed (or deferred with `commit_later`)
     /// before the next lookup, and both call this.
     fn index_level0(&mut self) {
+        self.keys.compact(self.levels.all_mut());
         self.tables_bytes = (0..LEVELS).map(|l| self.level_bytes(l)).sum();
         let l0 = &self.levels[0];
+        let keys = &self.keys;
         self.l0_runs.clear();
         for i in 1..=l0.len() {
-            if i == l0.len() || l0[i - 1].largest >= l0[i].smallest {
+            if i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]) {
                 self.l0_runs.push(i);
             }
         }
@@ -1354,7 +1455,7 @@ impl<D: BlockDevice> Db<D> {
     /// costs), or when free space is short.
     fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
         self.index_level0();
-        self.space.deferred.extend_from_slice(freed);
+        self.space.deferred.extend_from_slice(freed)?;
         self.meta.dirty = true;
         let held = self.space.deferred.len();
         if held > self.max_wal_blocks || self.space.free <= self.space.reserve + held as u32 {
@@ -1667,8 +1768,7 @@ impl<D: BlockDevice> Db<D> {
         }
         // Should the flush fail, the log must still hold every write.
         self.write_log_buffer()?;
-        let bottom = self.levels.iter().all(|l| l.is_empty());
-        let mut out = Vec::new();
+        let bottom = self.levels.is_empty();
         // The memtable is emptied only once the commit is durable.
         let r = Self::write_memtable(
             &mut self.io,
@@ -1676,17 +1776,13 @@ impl<D: BlockDevice> Db<D> {
             self.layout,
             &self.mem,
             bottom,
-            &mut out,
+            (&mut self.levels, &mut self.keys),
         );
         if let Err(e) = r {
-            for t in &out {
-                self.space.release(t.block);
-            }
+            unstage_from(&mut self.levels, &mut self.keys, &mut self.space, 0);
             return self.poison_on_err(Err(e));
         }
-        let old_l0 = core::mem::take(&mut self.levels[0]);
-        self.levels[0] = out;
-        self.levels[0].extend(old_l0);
+        self.levels.place_staged(0, 0);
         let freed: Vec<u32> = self.wal.iter().map(|w| w.block).collect();
         self.wal.clear();
         self.wal_used = 0;
@@ -1728,7 +1824,7 @@ impl<D: BlockDevice> Db<D> {
         l: Layout,
         mem: &Memtable<Arena>,
         bottom: bool,
-        out: &mut Vec<Table>,
+        (levels, keys): (&mut Levels, &mut Keys),
     ) -> Result<(), D> {
         let mut builder = TableBuilder::new(l);
         for (k, v) in mem.iter() {
@@ -1740,7 +1836,7 @@ impl<D: BlockDevice> Db<D> {
                     return Err(Error::TooLarge);
                 }
                 let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                write_table(io, space, full, out)?;
+                write_table(io, space, full, levels, keys)?;
             }
             let r = add_to_table(io, space, &l, &mut builder, k, v);
             if let Err(e) = r {
@@ -1751,7 +1847,7 @@ impl<D: BlockDevice> Db<D> {
             }
         }
         if !builder.is_empty() {
-            write_table(io, space, builder, out)?;
+            write_table(io, space, builder, levels, keys)?;
         }
         Ok(())
     }
@@ -1900,9 +1996,10 @@ impl<D: BlockDevice> Db<D> {
             // (start, bytes overlapped below, bytes of the run)
             let mut best: Option<(usize, u64, u64)> = None;
             for a in 0..=row.len() - k {
-                let (lo, hi) = (&row[a].smallest, &row[a + k - 1].largest);
-                let s = below.partition_point(|t| t.largest < *lo);
-                let e = below.partition_point(|t| t.smallest <= *hi).max(s);
+                let keys = &self.keys;
+                let (lo, hi) = (keys.smallest(&row[a]), keys.largest(&row[a + k - 1]));
+                let s = below.partition_point(|t| keys.largest(t) < lo);
+                let e = below.partition_point(|t| keys.smallest(t) <= hi).max(s);
                 if k > 1 && (k + (e - s) + 2) as u64 > self.space.available() as u64 {
                     continue;
                 }
@@ -1934,25 +2031,22 @@ impl<D: BlockDevice> Db<D> {
     /// blocks.
     fn compact_level(&mut self, lvl: usize, picks: Vec<usize>) -> Result<bool, D> {
         let out_lvl = lvl + 1;
-        let (lo, hi) = {
-            let src = &self.levels[lvl];
-            let lo = picks.iter().map(|&i| &src[i].smallest).min().cloned();
-            let hi = picks.iter().map(|&i| &src[i].largest).max().cloned();
-            match (lo, hi) {
-                (Some(lo), Some(hi)) => (lo, hi),
-                _ => return Ok(true),
-            }
+        let keys = &self.keys;
+        let src = &self.levels[lvl];
+        let lo = picks.iter().map(|&i| keys.smallest(&src[i])).min();
+        let hi = picks.iter().map(|&i| keys.largest(&src[i])).max();
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(true);
         };
         let dst = &self.levels[out_lvl];
-        let mut o_start = dst.partition_point(|t| t.largest < lo);
-        let mut o_end = dst.partition_point(|t| t.smallest <= hi).max(o_start);
+        let mut o_start = dst.partition_point(|t| keys.largest(t) < lo);
+        let mut o_end = dst.partition_point(|t| keys.smallest(t) <= hi).max(o_start);
 
         // Tables that overlap nothing below move down without a rewrite.
         let picked_disjoint = {
-            let src = &self.levels[lvl];
             let mut ranges: Vec<(&[u8], &[u8])> = picks
                 .iter()
-                .map(|&i| (src[i].smallest.as_slice(), src[i].largest.as_slice()))
+                .map(|&i| (keys.smallest(&src[i]), keys.largest(&src[i])))
                 .collect();
             sort_by(&mut ranges, |a, b| a < b);
             ranges.windows(2).all(|w| w[0].1 < w[1].0)
@@ -1962,7 +2056,7 @@ impl<D: BlockDevice> Db<D> {
         // mostly empty table next to them below, merged in.
         let block_size = self.layout.block_size as u64;
         let partial = |t: &Table| t.used_bytes() * 4 < block_size * 3;
-        let full_enough = picks.iter().all(|&i| !partial(&self.levels[lvl][i]));
+        let full_enough = picks.iter().all(|&i| !partial(&src[i]));
         if o_start == o_end && picked_disjoint {
             let left = o_start > 0 && partial(&dst[o_start - 1]);
             let right = o_end < dst.len() && partial(&dst[o_end]);
@@ -1983,8 +2077,8 @@ impl<D: BlockDevice> Db<D> {
         if incremental && self.space.available() < CUT_FREE_BLOCKS {
             return Ok(false);
         }
-        let levels = core::mem::take(&mut self.levels);
-        let mut out: Vec<Table> = Vec::new();
+        // Outputs are staged in `levels` until the merge ends; those before
+        // `committed_out` are named by a commit made as the merge went.
         let mut committed_out = 0;
         let mut released = 0;
         let mut cx = ReadCtx {
@@ -1998,19 +2092,12 @@ impl<D: BlockDevice> Db<D> {
         let mut builder = TableBuilder::new(l);
         let result = (|| -> Result<(), D> {
             let mut runs = Vec::new();
-            runs_of(&levels, lvl, &picks, &mut runs);
-            let inputs_below = &levels[out_lvl][o_start..o_end];
+            runs_of((&self.levels, &self.keys), lvl, &picks, &mut runs);
             runs.push(RunCursor::new(out_lvl, o_start, o_end));
             let below = runs.len() - 1;
-            let deeper = &levels[out_lvl + 1..];
-            let drop_tombstone = |k: &[u8]| {
-                deeper.iter().all(|lv| {
-                    let i = lv.partition_point(|t| t.largest.as_slice() < k);
-                    i >= lv.len() || !lv[i].covers(k)
-                })
-            };
             for r in runs.iter_mut() {
-                r.seek(&levels, &mut self.io, &l, Bound::Unbounded, &mut cx)?;
+                let src = (&self.levels, &self.keys);
+                r.seek(src, &mut self.io, &l, Bound::Unbounded, &mut cx)?;
             }
             let mut key = Vec::new();
             let mut value = Vec::new();
@@ -2019,24 +2106,28 @@ impl<D: BlockDevice> Db<D> {
                 // untouched table, so every table before it is merged.
                 if incremental {
                     let r = &runs[below];
+                    let inputs_below = &self.levels[out_lvl][o_start..o_end];
                     let at_table_start =
-                        r.ti < overlap && r.key() == Some(inputs_below[r.ti].smallest.as_slice());
+                        r.ti < overlap && r.key() == Some(self.keys.smallest(&inputs_below[r.ti]));
                     if at_table_start
                         && r.ti > released
                         && self.space.available() <= CUT_FREE_BLOCKS
                     {
+                        let ti = r.ti;
                         if !builder.is_empty() {
                             let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                            write_table(&mut self.io, &mut self.space, full, &mut out)?;
+                            let (levels, keys) = (&mut self.levels, &mut self.keys);
+                            write_table(&mut self.io, &mut self.space, full, levels, keys)?;
                         }
-                        let mut ids = block_ids(&levels);
+                        let mut ids = block_ids(&self.levels);
                         let row = &mut ids[out_lvl];
-                        let rest = row.split_off(o_start + r.ti);
+                        let rest = row.split_off(o_start + ti);
                         row.truncate(o_start);
-                        row.extend(out.iter().map(|t| t.block));
+                        row.extend(self.levels.staged().iter().map(|t| t.block));
                         row.extend(rest);
                         let m = self.manifest(ids);
-                        let freed: Vec<u32> = inputs_below[released..r.ti]
+                        let freed: Vec<u32> = self.levels[out_lvl]
+                            [o_start + released..o_start + ti]
                             .iter()
                             .map(|t| t.block)
                             .collect();
@@ -2050,8 +2141,8 @@ impl<D: BlockDevice> Db<D> {
                             &freed,
                             false,
                         )?;
-                        committed_out = out.len();
-                        released = r.ti;
+                        committed_out = self.levels.staged().len();
+                        released = ti;
                     }
                 }
                 let Some((b, k)) = smallest(&runs) else { break };
@@ -2067,64 +2158,63 @@ impl<D: BlockDevice> Db<D> {
                 };
                 for r in runs.iter_mut() {
                     if r.key() == Some(key.as_slice()) {
-                        r.advance(&levels, &mut self.io, &l, &mut cx)?;
+                        r.advance(&self.levels, &mut self.io, &l, &mut cx)?;
                     }
                 }
-                if !is_value && drop_tombstone(&key) {
+                if !is_value && !shadowed_below(&self.levels, &self.keys, out_lvl, &key) {
                     continue;
                 }
                 let v = is_value.then_some(value.as_slice());
                 if !builder.fits(&key, v) {
                     let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                    write_table(&mut self.io, &mut self.space, full, &mut out)?;
+                    let (levels, keys) = (&mut self.levels, &mut self.keys);
+                    write_table(&mut self.io, &mut self.space, full, levels, keys)?;
                 }
                 add_to_table(&mut self.io, &mut self.space, &l, &mut builder, &key, v)?;
             }
             if !builder.is_empty() {
                 let last = core::mem::replace(&mut builder, TableBuilder::new(l));
-                write_table(&mut self.io, &mut self.space, last, &mut out)?;
+                let (levels, keys) = (&mut self.levels, &mut self.keys);
+                write_table(&mut self.io, &mut self.space, last, levels, keys)?;
             }
             Ok(())
         })();
         self.ops.table_block_reads += cx.reads;
         self.ops.table_meta_reads += cx.meta_reads;
-        let mut levels = levels;
 
         // Rebuild the next level: untouched prefix, outputs, then the
-        // inputs not yet merged (all of them merged on success).
+        // inputs not yet merged (all of them merged on success). Inputs
+        // before `released` were freed by the commits made on the way.
         let failed = result.is_err();
         if failed {
             if let Some(b) = builder.block() {
                 self.space.release(b);
             }
-            for t in out.drain(committed_out..) {
-                self.space.release(t.block);
+            let (levels, keys) = (&mut self.levels, &mut self.keys);
+            unstage_from(levels, keys, &mut self.space, committed_out);
+        }
+        let merged_to = if failed { released } else { overlap };
+        let mut freed: Vec<u32> = Vec::new();
+        for i in o_start..o_start + merged_to {
+            let t = self.levels[out_lvl][i];
+            self.keys.release(&t);
+            if i >= o_start + released {
+                freed.push(t.block);
             }
         }
-        let row = &mut levels[out_lvl];
-        let mut rest = row.split_off(o_start);
-        let tail = rest.split_off(overlap);
-        let unmerged: Vec<Table> = if failed {
-            rest.drain(released..).collect()
-        } else {
-            Vec::new()
-        };
-        let merged: Vec<u32> = rest[released.min(rest.len())..]
-            .iter()
-            .map(|t| t.block)
-            .collect();
-        row.extend(out);
-        row.extend(unmerged);
-        row.extend(tail);
-        self.levels = levels;
+        self.levels
+            .remove_range(out_lvl, o_start, o_start + merged_to);
+        self.levels.place_staged(out_lvl, o_start);
         if let Err(e) = result {
             return self.poison_on_err::<bool>(Err(e));
         }
-        let mut freed = merged;
         let mut picks_sorted = picks;
         sort_by(&mut picks_sorted, |a, b| a > b);
         for i in picks_sorted {
-            freed.push(self.levels[lvl].remove(i).block);
+            if let Some(t) = self.levels.remove(lvl, i) {
+                self.keys.release(&t);
+                freed.push(t.block);
+            }
         }
         self.commit_later(&freed)?;
         self.ops.compactions += 1;
@@ -2148,30 +2238,36 @@ impl<D: BlockDevice> Db<D> {
             .rev()
             .find(|&l| !self.levels[l].is_empty())
             .unwrap_or(0);
+        let keys = &self.keys;
         let mut dest = lvl + 1;
         while deep && dest < deepest {
             let row = &self.levels[dest + 1];
             let clear = picks.iter().all(|&i| {
                 let t = &self.levels[lvl][i];
-                let at = row.partition_point(|b| b.largest < t.smallest);
-                at == row.len() || row[at].smallest > t.largest
+                let at = row.partition_point(|b| keys.largest(b) < keys.smallest(t));
+                at == row.len() || keys.smallest(&row[at]) > keys.largest(t)
             });
             if !clear {
                 break;
             }
             dest += 1;
         }
-        let mut picks_sorted = picks.clone();
+        let mut picks_sorted = picks;
         sort_by(&mut picks_sorted, |a, b| a > b);
-        let mut moved: Vec<Table> = picks_sorted
-            .iter()
-            .map(|&i| self.levels[lvl].remove(i))
-            .collect();
-        sort_by(&mut moved, |a, b| a.smallest < b.smallest);
-        let at = self.levels[dest].partition_point(|t| t.largest < moved[0].smallest);
-        let tail = self.levels[dest].split_off(at);
-        self.levels[dest].extend(moved);
-        self.levels[dest].extend(tail);
+        for i in picks_sorted {
+            if let Some(t) = self.levels.remove(lvl, i) {
+                self.levels.stage(t)?;
+            }
+        }
+        let keys = &self.keys;
+        sort_by(self.levels.staged_mut(), |a, b| {
+            keys.smallest(a) < keys.smallest(b)
+        });
+        let Some(&first) = self.levels.staged().first() else {
+            return Ok(true);
+        };
+        let at = self.levels[dest].partition_point(|t| keys.largest(t) < keys.smallest(&first));
+        self.levels.place_staged(dest, at);
         self.commit_later(&[])?;
         self.ops.compactions += 1;
         Ok(true)
@@ -2223,7 +2319,7 @@ impl<D: BlockDevice> Db<D> {
         } else {
             self.levels[0].len()
         };
-        let deeper = self.levels[1..].iter().filter(|l| !l.is_empty()).count();
+        let deeper = self.levels.iter().skip(1).filter(|l| !l.is_empty()).count();
         !self.mem.is_empty() as usize + l0 + deeper
     }
 
@@ -2332,8 +2428,13 @@ impl<D: BlockDevice> Db<D> {
                 let end = end.clamp(start + 1, tables.len());
                 let seg = &tables[start..end];
                 (start, run) = (end, run + 1);
-                let i = seg.partition_point(|t| t.largest.as_slice() < key);
+                let keys = &self.keys;
+                let i = seg.partition_point(|t| keys.largest(t) < key);
                 let Some(t) = seg.get(i) else { continue };
+                if !keys.covers(t, key) {
+                    absent += 1;
+                    continue;
+                }
                 match t.get(
                     &mut self.io,
                     &self.layout,
@@ -2416,6 +2517,7 @@ impl<D: BlockDevice> Db<D> {
             layout,
             mem,
             levels,
+            keys: table_keys,
             l0_runs,
             l0_runs_for,
             ops,
@@ -2458,13 +2560,14 @@ impl<D: BlockDevice> Db<D> {
                 add(runs, lvl, 0, lv.len());
             }
         }
+        let (levels, table_keys) = (&*levels, &*table_keys);
         let active = &mut runs[..n];
         // Every source past the first costs each seek a cursor to place.
         let sources = active.len() + !mem.is_empty() as usize;
         ops.read_debt += SCAN_RUN_BYTES * sources.saturating_sub(1) as u64;
         let r = (|| {
             for r in active.iter_mut() {
-                r.seek(levels, io, layout, start, &mut cx)?;
+                r.seek((levels, table_keys), io, layout, start, &mut cx)?;
             }
             let past_end = |k: &[u8]| match end {
                 Bound::Unbounded => false,
@@ -2611,11 +2714,13 @@ impl<D: BlockDevice> Db<D> {
             for (i, t) in tables.iter().enumerate() {
                 claim(t.block, &mut rep);
                 rep.tables += 1;
-                if lvl > 0 && i > 0 && tables[i - 1].largest >= t.smallest {
+                let keys = &self.keys;
+                if lvl > 0 && i > 0 && keys.largest(&tables[i - 1]) >= keys.smallest(t) {
                     rep.found(t.block, "table overlaps the one before it in its level");
                 }
                 let fresh =
-                    match Table::load(&mut self.io, &self.layout, t.block, &mut self.scratch) {
+                    match Table::load(&mut self.io, &self.layout, t.block, &mut self.scratch, None)
+                    {
                         Ok(f) => f,
                         Err(Error::Corrupted(c)) => {
                             rep.found(c.block, c.what);
@@ -2624,8 +2729,8 @@ impl<D: BlockDevice> Db<D> {
                         Err(e) => return Err(e),
                     };
                 if fresh.epoch != t.epoch
-                    || fresh.smallest != t.smallest
-                    || fresh.largest != t.largest
+                    || (fresh.small_len, fresh.large_len) != (t.small_len, t.large_len)
+                    || (fresh.prefix, fresh.range_hash) != (t.prefix, t.range_hash)
                 {
                     rep.found(t.block, "table changed on media");
                 }
@@ -2654,7 +2759,7 @@ impl<D: BlockDevice> Db<D> {
                     if c.value().is_none() {
                         tombs += 1;
                     }
-                    if count == 1 && k != fresh.smallest.as_slice() {
+                    if count == 1 && k != keys.smallest(t) {
                         rep.found(t.block, "table's first key differs from its index");
                     }
                     last = Some(k.to_vec());
@@ -2668,7 +2773,7 @@ impl<D: BlockDevice> Db<D> {
                     }
                     Err(e) => return Err(e),
                 }
-                if last.as_deref() != Some(fresh.largest.as_slice()) {
+                if last.as_deref() != Some(keys.largest(t)) {
                     rep.found(t.block, "table's last key differs from its index");
                 }
                 if count != fresh.footer.entries as u64 || tombs != fresh.footer.tombstones {
@@ -2708,14 +2813,23 @@ impl<D: BlockDevice> Db<D> {
         }
         // Blocks freed by commits not yet synced, or by compactions not yet
         // committed, stay in use, named by nothing the store holds now.
-        for &b in self.space.pending.iter().chain(&self.space.deferred) {
+        for b in self
+            .space
+            .pending_blocks()
+            .chain(self.space.deferred.iter().copied())
+        {
             if owner.get(b as usize).copied().unwrap_or(true) {
                 rep.found(b, "block awaits release but is referenced");
             }
         }
-        let used = self.space.used.iter().filter(|u| **u).count();
+        let used = self
+            .space
+            .used
+            .iter()
+            .map(|w| w.count_ones() as usize)
+            .sum::<usize>();
         let claimed = owner.iter().filter(|u| **u).count()
-            + self.space.pending.len()
+            + self.space.pending_count as usize
             + self.space.deferred.len();
         if used != claimed {
             rep.found(

@@ -54,11 +54,21 @@ pub enum Error<E> {
     /// An earlier `sync` failed, so nothing written since can be trusted to
     /// be durable: this handle refuses further writes. Reopen the store.
     Poisoned,
+    /// A list the store keeps in the memory handed to it at open is full:
+    /// the memory is too small for the store's configuration and geometry
+    /// (see `Db::memory_needed`). Nothing was changed.
+    OutOfMemory,
     /// The caller's buffer is too small; the value is `needed` bytes.
     BufferTooSmall {
         /// Length of the value.
         needed: usize,
     },
+}
+
+impl<E> From<crate::list::Overflow> for Error<E> {
+    fn from(_: crate::list::Overflow) -> Self {
+        Error::OutOfMemory
+    }
 }
 
 impl<E> Error<E> {
@@ -84,6 +94,9 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             ),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::Poisoned => write!(f, "a sync failed earlier; reopen the store"),
+            Error::OutOfMemory => {
+                write!(f, "the store's memory is too small for its configuration")
+            }
             Error::BufferTooSmall { needed } => {
                 write!(f, "buffer too small: value is {needed} bytes")
             }

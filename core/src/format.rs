@@ -407,7 +407,8 @@ pub fn parse_record(block: &[u8], off: usize, epoch: u64, align: usize) -> Optio
 }
 
 /// The fixed-size trailer of a table block; it locates everything else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct Footer {
     /// Number of entries (values and tombstones).
     pub entries: u32,

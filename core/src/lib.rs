@@ -39,11 +39,15 @@ pub mod error;
 pub mod format;
 #[cfg(feature = "alloc")]
 mod io;
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
+mod list;
 
 #[cfg(feature = "alloc")]
 mod cache;
 #[cfg(feature = "alloc")]
 mod db;
+#[cfg(feature = "alloc")]
+mod levels;
 #[cfg(feature = "alloc")]
 mod logging;
 #[cfg(feature = "alloc")]

@@ -11,6 +11,8 @@
 //! block, locates the rest.
 
 use alloc::vec::Vec;
+
+use crate::levels::Keys;
 use core::cmp::Ordering;
 use core::ops::Bound;
 
@@ -197,7 +199,11 @@ impl TableBuilder {
 
     /// Finishes the table: programs the last data block, the index, the
     /// bloom filter and, last, the footer. Returns the parsed table.
-    pub fn finish<D: BlockDevice>(mut self, io: &mut Io<D>) -> Result<Table, Error<D::Error>> {
+    pub fn finish<D: BlockDevice>(
+        mut self,
+        io: &mut Io<D>,
+        keys: &mut Keys,
+    ) -> Result<Table, Error<D::Error>> {
         let Some((block, epoch)) = self.dest else {
             return Err(Error::corrupted(u32::MAX, "empty table finished"));
         };
@@ -262,32 +268,55 @@ impl TableBuilder {
         footer.emit(&mut out, epoch);
         io.program(block, l.footer_off() as u32, &out)?;
 
-        let smallest = self
-            .index
-            .first()
-            .map(|e| e.first_key.clone())
-            .unwrap_or_default();
-        Ok(Table {
-            block,
-            epoch,
-            smallest,
-            largest: core::mem::take(&mut self.last_key),
-            footer,
-        })
+        let smallest = self.index.first().map_or(&[][..], |e| &e.first_key[..]);
+        let mut t = Table::with_range(block, epoch, footer, smallest, &self.last_key);
+        keys.add(&mut t, smallest, &self.last_key)?;
+        Ok(t)
     }
 }
 
-/// What the engine keeps in memory of a live table: where it is, its key
-/// range and its footer. The index and bloom filter stay on the device and
-/// are read when a lookup or cursor needs them, through the block cache when
-/// there is one (as [`Meta`]), so memory does not grow with the number of
-/// tables beyond these few words and the two keys.
+/// What the engine keeps in memory of a live table: where it is, where
+/// its key range is kept (see `Keys`) and its footer, in a fixed-size record
+/// with no allocation of its own. The index and bloom filter stay on the
+/// device and are read when a lookup or cursor needs them, through the
+/// block cache when there is one (as [`Meta`]).
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct Table {
     pub(crate) block: u32,
+    /// Where the key range starts in the store's key arena.
+    pub(crate) key_off: u32,
     pub(crate) epoch: u64,
-    pub(crate) smallest: Vec<u8>,
-    pub(crate) largest: Vec<u8>,
     pub(crate) footer: Footer,
+    pub(crate) small_len: u16,
+    pub(crate) large_len: u16,
+    /// Bytes the smallest and largest keys share at their start.
+    pub(crate) prefix: u16,
+    _pad: u16,
+    /// A hash of the key range, to check an index read again against.
+    pub(crate) range_hash: u32,
+    _pad2: u32,
+}
+
+impl Table {
+    fn with_range(block: u32, epoch: u64, footer: Footer, smallest: &[u8], largest: &[u8]) -> Self {
+        Table {
+            block,
+            epoch,
+            footer,
+            small_len: smallest.len() as u16,
+            large_len: largest.len() as u16,
+            prefix: shared_prefix(smallest, largest) as u16,
+            range_hash: range_hash(smallest, largest),
+            ..Table::default()
+        }
+    }
+}
+
+/// A hash of a key range.
+fn range_hash(smallest: &[u8], largest: &[u8]) -> u32 {
+    let h = key_hash(smallest) ^ key_hash(largest).rotate_left(17);
+    (h ^ (h >> 32)) as u32
 }
 
 impl core::fmt::Debug for Table {
@@ -443,6 +472,15 @@ impl<'a> Meta<'a> {
         be64(&self.0[at..at + 8])
     }
 
+    /// Whether `key` starts with the prefix every key of the table shares.
+    fn shares_prefix(&self, key: &[u8]) -> bool {
+        let p = le32(self.0, 4);
+        self.blocks() > 0
+            && key
+                .get(..p)
+                .is_some_and(|k| self.first_key(0).get(..p) == Some(k))
+    }
+
     /// The number of data blocks whose first key is at most `key`.
     /// `in_range`: the key lies within the table's range (so it shares the
     /// prefix of every key in the table).
@@ -527,18 +565,15 @@ impl Table {
         (self.footer.bloom_off + self.footer.bloom_len) as u64
     }
 
-    /// Whether `key` lies within the table's key range.
-    pub fn covers(&self, key: &[u8]) -> bool {
-        key >= self.smallest.as_slice() && key <= self.largest.as_slice()
-    }
-
     /// Reads a table's header, footer and index: what a live table keeps
-    /// in memory. The bloom filter is checked when first read.
+    /// in memory; records its key range in `keys`, if given. The bloom
+    /// filter is checked when first read.
     pub(crate) fn load<D: BlockDevice>(
         io: &mut Io<D>,
         l: &Layout,
         block: u32,
         buf: &mut Vec<u8>,
+        keys: Option<&mut Keys>,
     ) -> Result<Table, Error<D::Error>> {
         read_padded(io, l, block, 0, HEADER_LEN, buf)?;
         let header = BlockHeader::parse(buf).ok_or(corrupt(block, "table header invalid"))?;
@@ -563,20 +598,19 @@ impl Table {
             footer.index_len as usize,
             buf,
         )?;
-        let mut smallest = Vec::new();
+        let mut smallest: Option<&[u8]> = None;
         let largest = parse_index(buf, &footer, l, block, epoch, &mut |k, _, _| {
-            if smallest.is_empty() {
-                smallest.extend_from_slice(k);
-            }
-        })?
-        .to_vec();
-        Ok(Table {
-            block,
-            epoch,
-            smallest,
-            largest,
-            footer,
-        })
+            smallest.get_or_insert(k);
+        })?;
+        let smallest = smallest.unwrap_or_default();
+        if smallest.len() > u16::MAX as usize || largest.len() > u16::MAX as usize {
+            return Err(corrupt(block, "table key too long"));
+        }
+        let mut t = Table::with_range(block, epoch, footer, smallest, largest);
+        if let Some(keys) = keys {
+            keys.add(&mut t, smallest, largest)?;
+        }
+        Ok(t)
     }
 
     /// Reads and checks the bloom filter (into `out`), or the index (into
@@ -617,7 +651,7 @@ impl Table {
         out.clear();
         out.resize(keys_at, 0);
         let mut i = 0;
-        let p = shared_prefix(&self.smallest, &self.largest);
+        let p = self.prefix as usize;
         let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
                 let at = META_HEAD + i * META_REC;
@@ -637,7 +671,11 @@ impl Table {
         out[4..8].copy_from_slice(&(p as u32).to_le_bytes());
         // The table in memory was loaded from this index: its keys must
         // still be there.
-        if Meta(out).first_key(0) != self.smallest.as_slice() || largest != self.largest.as_slice()
+        let first = Meta(out).first_key(0);
+        if first.len() != self.small_len as usize
+            || largest.len() != self.large_len as usize
+            || shared_prefix(first, largest) != p
+            || range_hash(first, largest) != self.range_hash
         {
             return Err(corrupt(self.block, "table changed on media"));
         }
@@ -736,8 +774,9 @@ impl Table {
         Ok(len - 4)
     }
 
-    /// Looks `key` up; on `Found`, the value is in `buf`. `own` holds the
-    /// table's index and bloom filter when they are not cached.
+    /// Looks `key`, which lies within the table's key range, up; on
+    /// `Found`, the value is in `buf`. `own` holds the table's index and
+    /// bloom filter when they are not cached.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn get<D: BlockDevice>(
         &self,
@@ -749,9 +788,6 @@ impl Table {
         own: &mut Vec<u8>,
         cx: &mut ReadCtx<'_>,
     ) -> Result<Lookup, Error<D::Error>> {
-        if !self.covers(key) {
-            return Ok(Lookup::Absent);
-        }
         let bloom = |b: &[u8]| bloom_may_contain(b, hash);
         if !self.with_part(io, l, Part::Bloom, cx, buf, own, bloom)? {
             return Ok(Lookup::Absent);
@@ -971,7 +1007,11 @@ impl TableCursor {
         self.meta_shared = t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
         self.next_block = match target {
             None => 0,
-            Some(k) => self.meta().blocks_up_to(k, t.covers(k)).saturating_sub(1),
+            Some(k) => {
+                let meta = self.meta();
+                meta.blocks_up_to(k, meta.shares_prefix(k))
+                    .saturating_sub(1)
+            }
         };
         self.cur = None;
         if !self.load_block(t, io, l, cx)? {

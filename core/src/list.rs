@@ -1,0 +1,315 @@
+//! The store's memory: lists that grow on the heap (with `alloc`), or that
+//! live in fixed slices of one buffer the caller handed in, carved once when
+//! the store is opened and never given back.
+//!
+//! A fixed list refuses to grow past its slice ([`Overflow`]); the store
+//! sizes every slice for the worst case its configuration and geometry
+//! allow (see `Db::memory_needed`), so an overflow is a sizing bug, which
+//! the store reports as an error rather than a panic.
+
+use core::ops::{Deref, DerefMut};
+
+/// A fixed list is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Overflow;
+
+/// A list of `T`: a `Vec` on the heap, or a prefix of a fixed slice.
+pub(crate) enum List<T: 'static> {
+    /// Grows as needed.
+    #[cfg(feature = "alloc")]
+    Heap(alloc::vec::Vec<T>),
+    /// `buf[..len]` is the list.
+    Fixed { buf: &'static mut [T], len: usize },
+}
+
+impl<T: Copy + 'static> Default for List<T> {
+    fn default() -> Self {
+        List::new()
+    }
+}
+
+impl<T: Copy + 'static> List<T> {
+    /// An empty list: on the heap when there is one.
+    pub fn new() -> Self {
+        #[cfg(feature = "alloc")]
+        {
+            List::Heap(alloc::vec::Vec::new())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            List::Fixed {
+                buf: &mut [],
+                len: 0,
+            }
+        }
+    }
+
+    /// An empty list in `buf`, which it never outgrows.
+    pub fn fixed(buf: &'static mut [T]) -> Self {
+        List::Fixed { buf, len: 0 }
+    }
+
+    /// How many more elements fit, if the list is fixed.
+    pub fn room(&self) -> Option<usize> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(_) => None,
+            List::Fixed { buf, len } => Some(buf.len() - *len),
+        }
+    }
+
+    /// Whether `n` more elements fit.
+    pub fn fits(&self, n: usize) -> bool {
+        self.room().is_none_or(|r| r >= n)
+    }
+
+    pub fn push(&mut self, v: T) -> Result<(), Overflow> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.push(v),
+            List::Fixed { buf, len } => {
+                *buf.get_mut(*len).ok_or(Overflow)? = v;
+                *len += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pop(&mut self) -> Option<T> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.pop(),
+            List::Fixed { buf, len } => {
+                *len = len.checked_sub(1)?;
+                Some(buf[*len])
+            }
+        }
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.truncate(n),
+            List::Fixed { len, .. } => *len = n.min(*len),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Makes the list `n` long, filling new elements with `v`.
+    pub fn resize(&mut self, n: usize, v: T) -> Result<(), Overflow> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.resize(n, v),
+            List::Fixed { buf, len } => {
+                let grown = buf.get_mut(*len..n.max(*len)).ok_or(Overflow)?;
+                grown.fill(v);
+                *len = n;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn extend_from_slice(&mut self, s: &[T]) -> Result<(), Overflow> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.extend_from_slice(s),
+            List::Fixed { buf, len } => {
+                buf.get_mut(*len..*len + s.len())
+                    .ok_or(Overflow)?
+                    .copy_from_slice(s);
+                *len += s.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the list a copy of `s`.
+    pub fn set(&mut self, s: &[T]) -> Result<(), Overflow> {
+        self.clear();
+        self.extend_from_slice(s)
+    }
+
+    pub fn insert(&mut self, at: usize, v: T) -> Result<(), Overflow> {
+        let n = self.len();
+        if at > n {
+            return Err(Overflow);
+        }
+        self.push(v)?;
+        self[at..].rotate_right(1);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, at: usize) -> Option<T> {
+        let n = self.len();
+        if at >= n {
+            return None;
+        }
+        self[at..].rotate_left(1);
+        self.pop()
+    }
+
+    /// Removes `range` of the list.
+    pub fn drain_range(&mut self, from: usize, to: usize) {
+        let n = self.len();
+        let (from, to) = (from.min(n), to.min(n).max(from.min(n)));
+        self[from..].rotate_left(to - from);
+        self.truncate(n - (to - from));
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len() {
+            if keep(&self[i]) {
+                self[kept] = self[i];
+                kept += 1;
+            }
+        }
+        self.truncate(kept);
+    }
+
+    /// Gives the heap's memory back when the list is long empty.
+    pub fn shrink(&mut self) {
+        #[cfg(feature = "alloc")]
+        if let List::Heap(vec) = self {
+            vec.shrink_to_fit();
+        }
+    }
+}
+
+impl<T: 'static> Deref for List<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec,
+            List::Fixed { buf, len } => &buf[..*len],
+        }
+    }
+}
+
+impl<T: 'static> DerefMut for List<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec,
+            List::Fixed { buf, len } => &mut buf[..*len],
+        }
+    }
+}
+
+impl<T: core::fmt::Debug + 'static> core::fmt::Debug for List<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Where a store's lists come from: the heap, or slices carved from the
+/// caller's buffer.
+pub(crate) enum Memory {
+    /// Lists grow on the heap.
+    #[cfg(feature = "alloc")]
+    Heap,
+    /// Lists are carved from what is left of the caller's buffer.
+    Fixed(&'static mut [u8]),
+}
+
+/// Bytes a region of `n` elements of `T` takes from a caller's buffer,
+/// alignment included.
+pub(crate) const fn region<T>(n: usize) -> usize {
+    n * core::mem::size_of::<T>() + core::mem::align_of::<T>() - 1
+}
+
+impl Memory {
+    /// A list that holds `n` elements (fixed), or grows (heap).
+    pub fn list<T: bytemuck::Pod>(&mut self, n: usize) -> Result<List<T>, Overflow> {
+        match self {
+            #[cfg(feature = "alloc")]
+            Memory::Heap => Ok(List::Heap(alloc::vec::Vec::new())),
+            Memory::Fixed(rest) => Ok(List::fixed(take(rest, n)?)),
+        }
+    }
+
+    /// A list that is `n` elements long from the start, all `v`.
+    pub fn filled<T: bytemuck::Pod>(&mut self, n: usize, v: T) -> Result<List<T>, Overflow> {
+        let mut l = self.list(n)?;
+        l.resize(n, v)?;
+        Ok(l)
+    }
+
+    /// Bytes left of the caller's buffer (`None` on the heap).
+    pub fn left(&self) -> Option<usize> {
+        match self {
+            #[cfg(feature = "alloc")]
+            Memory::Heap => None,
+            Memory::Fixed(rest) => Some(rest.len()),
+        }
+    }
+}
+
+/// Carves `n` elements of `T` off the front of `rest`.
+fn take<T: bytemuck::Pod>(
+    rest: &mut &'static mut [u8],
+    n: usize,
+) -> Result<&'static mut [T], Overflow> {
+    let all = core::mem::take(rest);
+    let skip = match all.as_ptr().align_offset(core::mem::align_of::<T>()) {
+        s if s <= all.len() => s,
+        _ => all.len(),
+    };
+    let bytes = n.checked_mul(core::mem::size_of::<T>()).ok_or(Overflow)?;
+    if skip + bytes > all.len() {
+        *rest = all;
+        return Err(Overflow);
+    }
+    let (_, aligned) = all.split_at_mut(skip);
+    let (mine, left) = aligned.split_at_mut(bytes);
+    *rest = left;
+    bytemuck::try_cast_slice_mut(mine).map_err(|_| Overflow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed<T: Copy>(n: usize, v: T) -> List<T> {
+        extern crate std;
+        List::fixed(std::boxed::Box::leak(std::vec![v; n].into_boxed_slice()))
+    }
+
+    #[test]
+    fn fixed_list_refuses_to_outgrow_its_slice() {
+        let mut l = fixed(3, 0u32);
+        l.push(1).unwrap();
+        l.extend_from_slice(&[2, 3]).unwrap();
+        assert_eq!(l.push(4), Err(Overflow));
+        assert_eq!(l.extend_from_slice(&[4]), Err(Overflow));
+        assert_eq!(l.resize(4, 0), Err(Overflow));
+        assert_eq!(&l[..], &[1, 2, 3]);
+        assert_eq!(l.remove(0), Some(1));
+        l.insert(1, 9).unwrap();
+        assert_eq!(&l[..], &[2, 9, 3]);
+        l.retain(|&x| x != 9);
+        assert_eq!(&l[..], &[2, 3]);
+        l.drain_range(0, 1);
+        assert_eq!(&l[..], &[3]);
+        assert_eq!(l.pop(), Some(3));
+        assert_eq!(l.pop(), None);
+    }
+
+    #[test]
+    fn carving_aligns_and_counts() {
+        extern crate std;
+        let buf: &'static mut [u8] = std::boxed::Box::leak(std::vec![0u8; 64].into_boxed_slice());
+        let mut mem = Memory::Fixed(&mut buf[1..]);
+        let a: List<u8> = mem.list(3).unwrap();
+        let b: List<u64> = mem.list(2).unwrap();
+        assert_eq!(a.room(), Some(3));
+        assert_eq!(b.room(), Some(2));
+        assert!(mem.left().unwrap() <= 63 - 3 - 16);
+        assert!(region::<u8>(3) + region::<u64>(2) <= 63);
+        assert_eq!(mem.list::<u64>(100).err(), Some(Overflow));
+    }
+}
