@@ -25,23 +25,22 @@ use crate::cache::BlockCache;
 use crate::device::BlockDevice;
 use crate::error::{Corruption, Error};
 use crate::format::{
-    emit_record, entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record,
-    BlockHeader, BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN,
+    entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record, BlockHeader,
+    BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN, MAX_HEADER_LEN,
 };
 use crate::io::Io;
 use crate::levels::{Keys, Levels};
-use crate::list::{List, Memory};
+use crate::list::{List, Memory, Overflow};
 use crate::logging::{debug, log_warn};
-use crate::manifest::{ManifestRepr, WalRef, LEVELS};
+use crate::manifest::{self, WalRef, LEVELS};
 use crate::memtable::{Arena, Memtable, MAX_ARENA};
+use crate::sizes::{Sizes, MAX_L0_RUNS, MAX_RUNS};
 use crate::table::{Layout, Lookup, ReadCtx, Table, TableBuilder, TableCursor};
 
-/// Highest epoch seen, the block holding it, and the metadata blocks as
-/// (epoch, block), newest first.
-/// What the header scan found: the highest epoch and its block, the
-/// metadata blocks (newest first), and the format version of a metadata
-/// block of another format version, if any.
-type HeaderScan = (u64, u32, Vec<(u64, u32)>, Option<u16>);
+/// What the header scan found: the highest epoch and its block, and the
+/// format version of a metadata block of another format version, if any.
+/// (The metadata blocks are left in `Db::metas`, newest first.)
+type HeaderScan = (u64, u32, Option<u16>);
 
 type Result<T, D> = core::result::Result<T, Error<<D as BlockDevice>::Error>>;
 
@@ -456,16 +455,18 @@ fn start_block<D: BlockDevice>(
     let b = allocate_block(io, space, internal)?;
     let epoch = space.next_epoch;
     space.next_epoch += 1;
-    let mut hdr = vec![0xFF; l.header_len];
+    // A header is at most 256 bytes: alignment is at most 256.
+    let mut hdr = [0xFF; MAX_HEADER_LEN];
+    let hdr = &mut hdr[..l.header_len];
     BlockHeader {
         kind,
         epoch,
         block_size: l.block_size as u32,
         block_count: io.geo.block_count,
     }
-    .emit(&mut hdr);
+    .emit(hdr);
     io.erase(b)?;
-    io.program(b, 0, &hdr)?;
+    io.program(b, 0, hdr)?;
     Ok((b, epoch))
 }
 
@@ -489,7 +490,7 @@ fn add_to_table<D: BlockDevice>(
 fn write_table<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
-    builder: TableBuilder,
+    builder: &mut TableBuilder,
     levels: &mut Levels,
     keys: &mut Keys,
 ) -> Result<(), D> {
@@ -612,6 +613,106 @@ impl RunCursor {
     }
 }
 
+/// The runs of a scan or merge, with their cursors, kept from one to the
+/// next for their buffers: on the heap as many as were needed, in fixed
+/// memory `MAX_RUNS`, made when the store opens.
+enum Runs {
+    #[cfg(feature = "alloc")]
+    Heap(Vec<RunCursor>),
+    Fixed(heapless::Vec<RunCursor, MAX_RUNS>),
+}
+
+impl Runs {
+    fn new(mem: &mut Memory, sz: &Sizes) -> core::result::Result<Self, Overflow> {
+        #[cfg(feature = "alloc")]
+        if mem.left().is_none() {
+            return Ok(Runs::Heap(Vec::new()));
+        }
+        let mut v = heapless::Vec::new();
+        for _ in 0..MAX_RUNS {
+            let c = TableCursor::fixed(mem.list(sz.data)?, mem.list(2 * sz.table_blocks)?);
+            let r = RunCursor {
+                lvl: 0,
+                from: 0,
+                to: 0,
+                ti: 0,
+                c,
+                at_key: false,
+            };
+            v.push(r).map_err(|_| Overflow)?;
+        }
+        Ok(Runs::Fixed(v))
+    }
+
+    /// Makes run `i` the tables `from..to` of level `lvl`, reusing its
+    /// cursor.
+    fn set(
+        &mut self,
+        i: usize,
+        lvl: usize,
+        from: usize,
+        to: usize,
+    ) -> core::result::Result<(), Overflow> {
+        let r = match self {
+            #[cfg(feature = "alloc")]
+            Runs::Heap(v) => {
+                if i >= v.len() {
+                    v.push(RunCursor::new(lvl, from, to));
+                }
+                &mut v[i]
+            }
+            Runs::Fixed(v) => v.get_mut(i).ok_or(Overflow)?,
+        };
+        (r.lvl, r.from, r.to, r.ti, r.at_key) = (lvl, from, to, 0, false);
+        Ok(())
+    }
+
+    /// The runs, leaving an empty list of the same kind in their place.
+    fn take(&mut self) -> Runs {
+        let empty = match self {
+            #[cfg(feature = "alloc")]
+            Runs::Heap(_) => Runs::Heap(Vec::new()),
+            Runs::Fixed(_) => Runs::Fixed(heapless::Vec::new()),
+        };
+        core::mem::replace(self, empty)
+    }
+
+    /// Keeps at most `n` runs, and lets go of the cached blocks their
+    /// cursors read in place (a kept cursor must not hold cached blocks
+    /// past their eviction).
+    fn keep(&mut self, n: usize) {
+        #[cfg(feature = "alloc")]
+        if let Runs::Heap(v) = self {
+            v.truncate(n);
+        }
+        let _ = n;
+        for r in self.iter_mut() {
+            r.c.release_shared();
+        }
+    }
+}
+
+impl core::ops::Deref for Runs {
+    type Target = [RunCursor];
+    fn deref(&self) -> &[RunCursor] {
+        match self {
+            #[cfg(feature = "alloc")]
+            Runs::Heap(v) => v,
+            Runs::Fixed(v) => v,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Runs {
+    fn deref_mut(&mut self) -> &mut [RunCursor] {
+        match self {
+            #[cfg(feature = "alloc")]
+            Runs::Heap(v) => v,
+            Runs::Fixed(v) => v,
+        }
+    }
+}
+
 /// Reads the records of one log or metadata block in order through a
 /// window of a few kilobytes, so that opening a store holds a record in
 /// memory, never a whole erase block.
@@ -644,7 +745,7 @@ impl Records {
     fn fill<D: BlockDevice>(
         &mut self,
         io: &mut Io<D>,
-        buf: &mut Vec<u8>,
+        buf: &mut List<u8>,
         l: &Layout,
         len: usize,
     ) -> Result<bool, D> {
@@ -658,7 +759,7 @@ impl Records {
             return Ok(false);
         }
         buf.clear();
-        buf.resize(want, 0);
+        buf.resize(want, 0)?;
         io.read(self.block, off as u32, buf)?;
         self.win_at = off;
         self.win_len = want;
@@ -670,7 +771,7 @@ impl Records {
     fn next<D: BlockDevice>(
         &mut self,
         io: &mut Io<D>,
-        buf: &mut Vec<u8>,
+        buf: &mut List<u8>,
         l: &Layout,
     ) -> Result<Option<(u64, core::ops::Range<usize>)>, D> {
         if self.off + FRAME_LEN > self.limit || !self.fill(io, buf, l, FRAME_LEN)? {
@@ -704,27 +805,23 @@ impl Records {
 fn runs_of(
     (levels, keys): (&Levels, &Keys),
     lvl: usize,
-    picks: &[usize],
-    runs: &mut Vec<RunCursor>,
-) {
+    picks: core::ops::Range<usize>,
+    runs: &mut Runs,
+    n: &mut usize,
+) -> core::result::Result<(), Overflow> {
     let tables = &levels[lvl];
-    let mut k = 0;
-    while k < picks.len() {
-        let start = picks[k];
+    let picks = picks.start.min(tables.len())..picks.end.min(tables.len());
+    let mut start = picks.start;
+    while start < picks.end {
         let mut end = start + 1;
-        while k + 1 < picks.len()
-            && picks[k + 1] == end
-            && end < tables.len()
-            && keys.largest(&tables[end - 1]) < keys.smallest(&tables[end])
-        {
+        while end < picks.end && keys.largest(&tables[end - 1]) < keys.smallest(&tables[end]) {
             end += 1;
-            k += 1;
         }
-        if end <= tables.len() {
-            runs.push(RunCursor::new(lvl, start, end));
-        }
-        k += 1;
+        runs.set(*n, lvl, start, end)?;
+        *n += 1;
+        start = end;
     }
+    Ok(())
 }
 
 /// Whether a level below `lvl` may hold `key` (so a tombstone for it
@@ -802,7 +899,19 @@ struct MetaState {
     dirty: bool,
 }
 
-/// Writes a manifest record; `freed`, the blocks it no longer names, are
+/// What a manifest names: the tables of `levels` and the log blocks `wal`.
+/// `cut`: (level, keep, from) names, for that level, its first `keep`
+/// tables, then the staged ones, then its tables from `from` on (a merge
+/// committing as it goes).
+struct Manifest<'a> {
+    last_seq: u64,
+    wal: &'a [WalRef],
+    levels: &'a Levels,
+    cut: Option<(usize, usize, usize)>,
+}
+
+/// Writes a manifest record (built in `rec`); `freed`, the blocks it no
+/// longer names, are
 /// released after the next sync.
 ///
 /// The record is not synced: it is in force once a later sync returns (a
@@ -816,13 +925,25 @@ fn commit_manifest<D: BlockDevice>(
     space: &mut Space,
     l: &Layout,
     meta: &mut MetaState,
-    m: &ManifestRepr,
+    rec: &mut List<u8>,
+    m: Manifest<'_>,
     freed: &[u32],
     seals_log: bool,
 ) -> Result<(), D> {
-    let mut payload = Vec::new();
-    m.emit(&mut payload);
-    let len = record_len(payload.len(), l.align);
+    rec.clear();
+    rec.resize(FRAME_LEN, 0)?;
+    manifest::emit(rec, m.last_seq, m.wal, |lv| match m.cut {
+        Some((c, keep, from)) if c == lv => {
+            let row = &m.levels[lv];
+            [
+                &row[..keep.min(row.len())],
+                m.levels.staged(),
+                row.get(from..).unwrap_or_default(),
+            ]
+        }
+        _ => [&m.levels[lv], &[], &[]],
+    })?;
+    let len = record_len(rec.len() - FRAME_LEN, l.align);
     if l.header_len + len > l.block_size {
         return Err(Error::Full);
     }
@@ -836,8 +957,7 @@ fn commit_manifest<D: BlockDevice>(
             (b, e, l.header_len as u32)
         }
     };
-    let mut rec = Vec::with_capacity(len);
-    emit_record(&mut rec, epoch, seq, &payload, l.align);
+    seal_record(rec, epoch, seq, l.align)?;
     // Everything the record names (tables, log records it seals, the new
     // metadata block's header) must be durable before the record itself:
     // a volatile cache may otherwise keep the record and drop the rest.
@@ -846,7 +966,7 @@ fn commit_manifest<D: BlockDevice>(
     if seals_log || io.dirty {
         sync_device(io, space)?;
     }
-    io.program_record(block, off, &rec)?;
+    io.program_record(block, off, rec)?;
     meta.seq = seq;
     meta.block = Some(block);
     meta.append = Some((block, epoch, off + rec.len() as u32));
@@ -860,10 +980,6 @@ fn commit_manifest<D: BlockDevice>(
     }
     space.deferred.clear();
     Ok(())
-}
-
-fn block_ids(levels: &Levels) -> [Vec<u32>; LEVELS] {
-    core::array::from_fn(|i| levels[i].iter().map(|t| t.block).collect())
 }
 
 /// A key-value store on a [`BlockDevice`].
@@ -892,13 +1008,13 @@ pub struct Db<D: BlockDevice> {
     /// Where level 0's runs end (adjacent tables with increasing, disjoint
     /// keys: those of one flush), for lookups; valid while level 0 holds
     /// `l0_runs_for` tables (see [`Db::index_level0`]).
-    l0_runs: Vec<usize>,
+    l0_runs: List<usize>,
     l0_runs_for: usize,
     /// Bytes of the live tables, as of the last change to the levels.
     tables_bytes: u64,
     /// The log blocks the manifest names, oldest first: those written to,
     /// then those started ahead of need.
-    wal: Vec<WalRef>,
+    wal: List<WalRef>,
     /// How many blocks of `wal` have been written to (the last of them is
     /// the active one, if any).
     wal_used: usize,
@@ -912,26 +1028,43 @@ pub struct Db<D: BlockDevice> {
     space: Space,
     poisoned: bool,
     ops: OpCounts,
-    scratch: Vec<u8>,
+    /// The sizes the store's buffers and lists may reach.
+    sizes: Sizes,
+    /// The store lives in memory handed to it, not on the heap.
+    fixed: bool,
+    /// Metadata blocks found by a header scan, as (epoch, block).
+    metas: List<[u64; 2]>,
+    /// Blocks a change frees.
+    freed: List<u32>,
+    /// A bitmap of the blocks, for checks.
+    bits: List<u32>,
+    /// Reads of data blocks, indexes and headers; a lookup's value.
+    scratch: List<u8>,
     /// A table's index and bloom filter, read for a lookup when the cache
     /// does not hold them.
-    meta_scratch: Vec<u8>,
-    wal_buf: Vec<u8>,
+    meta_scratch: List<u8>,
+    wal_buf: List<u8>,
     /// Log records written with `sync_writes` off, not yet programmed,
     /// and where they go: (block, offset).
-    log_pending: Vec<u8>,
+    log_pending: List<u8>,
     log_pending_at: (u32, u32),
     log_buffer_limit: usize,
+    /// A manifest record being written, or records read at mount.
+    records: List<u8>,
     cache: BlockCache,
-    /// The runs of finished scans, kept for their cursors' buffers (at
-    /// most `KEPT_CURSORS`).
-    scan_runs: Vec<RunCursor>,
+    /// The table being written by a flush or merge.
+    builder: TableBuilder,
+    /// The runs of scans and merges, kept for their cursors' buffers.
+    scan_runs: Runs,
     /// The key a scan is visiting.
-    scan_key: Vec<u8>,
+    scan_key: List<u8>,
+    /// The entry a merge is writing.
+    merge_key: List<u8>,
+    merge_value: List<u8>,
 }
 
 impl<D: BlockDevice> Db<D> {
-    fn new_handle(dev: D, cfg: Config) -> Result<Self, D> {
+    fn new_handle(dev: D, cfg: Config, mut memory: Memory) -> Result<Self, D> {
         let io = Io::new(dev);
         let geo = io.geo;
         geo.validate().map_err(Error::InvalidConfig)?;
@@ -993,12 +1126,10 @@ impl<D: BlockDevice> Db<D> {
         }
         let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
         let cache_bytes = cfg.cache_bytes;
-        let mem = Memtable::new(vec![0; Memtable::<Arena>::arena_len(cfg.memtable_bytes)]);
-        let mut memory = Memory::Heap;
-        let blocks = geo.block_count as usize;
-        let words = blocks.div_ceil(32);
-        let keys = Keys::new(&mut memory, blocks, cfg.max_key_len)?;
-        let levels = Levels::new(&mut memory, blocks)?;
+        let sz = Sizes::of(&cfg, &geo);
+        debug_assert_eq!(sz.max_value, max_value);
+        let fixed = memory.left().is_some();
+        let n = sz.blocks;
         let layout = Layout {
             block_size,
             align,
@@ -1006,34 +1137,56 @@ impl<D: BlockDevice> Db<D> {
             footer_region,
             data_block_bytes,
             bloom_bits_per_key: cfg.bloom_bits_per_key as usize,
-            record_window: round_up(data_block_bytes.clamp(1024, block_size), align),
+            record_window: sz.record_window,
         };
+        // Carved in the order `Sizes::memory` counts.
+        let space = Space {
+            blocks: geo.block_count,
+            used: memory.filled(sz.words, 0)?,
+            free: geo.block_count,
+            cursor: 0,
+            policy: cfg.allocation,
+            reserve,
+            next_epoch: 1,
+            pending: memory.filled(sz.words, 0)?,
+            pending_count: 0,
+            deferred: memory.list(n)?,
+            fresh: true,
+        };
+        let keys = Keys::new(&mut memory, n, cfg.max_key_len)?;
+        let levels = Levels::new(&mut memory, n)?;
+        let l0_runs = memory.list(n)?;
+        let wal = memory.list(n)?;
+        let metas = memory.list(n)?;
+        let freed = memory.list(n)?;
+        let bits = memory.filled(sz.words, 0)?;
+        let mem = Memtable::new(memory.filled(sz.arena, 0)?);
+        let scratch = memory.list(sz.raw)?;
+        let meta_scratch = memory.list(sz.own)?;
+        let wal_buf = memory.list(sz.record)?;
+        let log_pending = memory.list(sz.log_buffer)?;
+        let records = memory.list(sz.records)?;
+        let scan_key = memory.list(sz.max_key)?;
+        let merge_key = memory.list(sz.max_key)?;
+        let merge_value = memory.list(sz.max_value)?;
+        let builder = TableBuilder::new(layout, &mut memory, &sz)?;
+        let scan_runs = Runs::new(&mut memory, &sz)?;
         Ok(Db {
-            space: Space {
-                blocks: geo.block_count,
-                used: memory.filled(words, 0)?,
-                free: geo.block_count,
-                cursor: 0,
-                policy: cfg.allocation,
-                reserve,
-                next_epoch: 1,
-                pending: memory.filled(words, 0)?,
-                pending_count: 0,
-                deferred: memory.list(blocks)?,
-                fresh: true,
-            },
+            space,
             io,
             cfg,
             layout,
+            sizes: sz,
+            fixed,
             max_value,
             max_wal_blocks,
             mem,
             keys,
             levels,
-            l0_runs: Vec::new(),
+            l0_runs,
             l0_runs_for: usize::MAX,
             tables_bytes: 0,
-            wal: Vec::new(),
+            wal,
             wal_used: 0,
             wal_active: None,
             last_seq: 0,
@@ -1046,15 +1199,22 @@ impl<D: BlockDevice> Db<D> {
             },
             poisoned: false,
             ops: OpCounts::default(),
-            scratch: Vec::new(),
-            meta_scratch: Vec::new(),
-            wal_buf: Vec::new(),
-            log_pending: Vec::new(),
+            metas,
+            freed,
+            bits,
+            scratch,
+            meta_scratch,
+            wal_buf,
+            log_pending,
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
+            records,
             cache: BlockCache::new(cache_bytes),
-            scan_runs: Vec::new(),
-            scan_key: Vec::new(),
+            builder,
+            scan_runs,
+            scan_key,
+            merge_key,
+            merge_value,
         })
     }
 
@@ -1084,17 +1244,19 @@ impl<D: BlockDevice> Db<D> {
         self.ops = OpCounts::default();
     }
 
-    /// Reads every block header. Returns the highest epoch seen and the
-    /// metadata blocks, newest first.
+    /// Reads every block header. Returns the highest epoch seen; leaves the
+    /// metadata blocks in `metas`, newest first.
     fn scan_headers(&mut self) -> Result<HeaderScan, D> {
-        let mut buf = vec![0u8; self.layout.header_len];
+        let mut buf = [0u8; MAX_HEADER_LEN];
+        let buf = &mut buf[..self.layout.header_len];
         let mut max_epoch = 0;
         let mut max_block = 0;
-        let mut metas = Vec::new();
+        let metas = &mut self.metas;
+        metas.clear();
         let mut other_version = None;
         for b in 0..self.io.geo.block_count {
-            self.io.read(b, 0, &mut buf)?;
-            if let Some((version, kind, epoch)) = BlockHeader::any_version(&buf) {
+            self.io.read(b, 0, buf)?;
+            if let Some((version, kind, epoch)) = BlockHeader::any_version(buf) {
                 // Epochs keep growing past a store of another version that
                 // this device held, so nothing of it can ever verify again.
                 if epoch > max_epoch {
@@ -1105,7 +1267,7 @@ impl<D: BlockDevice> Db<D> {
                     other_version = Some(version);
                 }
             }
-            if let Some(h) = BlockHeader::parse(&buf) {
+            if let Some(h) = BlockHeader::parse(buf) {
                 if h.epoch > max_epoch {
                     max_epoch = h.epoch;
                     max_block = b;
@@ -1114,12 +1276,12 @@ impl<D: BlockDevice> Db<D> {
                     && h.block_size == self.io.geo.block_size
                     && h.block_count == self.io.geo.block_count
                 {
-                    metas.push((h.epoch, b));
+                    metas.push([h.epoch, b as u64])?;
                 }
             }
         }
-        sort_by(&mut metas, |a, b| a > b);
-        Ok((max_epoch, max_block, metas, other_version))
+        sort_by(metas, |a, b| a > b);
+        Ok((max_epoch, max_block, other_version))
     }
 
     /// Creates an empty store on `dev`, superseding whatever it held.
@@ -1127,8 +1289,13 @@ impl<D: BlockDevice> Db<D> {
     /// A power cut while formatting leaves either the old store or the new,
     /// empty one: the new store's first commit goes into a block the old
     /// store does not use, and outranks it by epoch.
+    #[cfg(feature = "alloc")]
     pub fn format(dev: D, cfg: Config) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg)?;
+        Self::format_with(dev, cfg, Memory::Heap)
+    }
+
+    fn format_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory)?;
         // Mounting whatever is there marks the old store's blocks in use
         // (and sets the epoch counter past everything on the device).
         if let Err(Error::Device(e)) = db.mount() {
@@ -1141,10 +1308,9 @@ impl<D: BlockDevice> Db<D> {
                 // The old store fills the device: make it unreachable first,
                 // oldest metadata block first, so that a cut in between
                 // leaves either the old store or none.
-                let (_, _, mut metas, _) = db.scan_headers()?;
-                sort_by(&mut metas, |a, b| a < b);
-                for (_, b) in metas {
-                    db.io.erase(b)?;
+                db.scan_headers()?;
+                for i in (0..db.metas.len()).rev() {
+                    db.io.erase(db.metas[i][1] as u32)?;
                     db.io.sync()?;
                 }
                 db.space.used.fill(0);
@@ -1166,8 +1332,13 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// Opens the store on `dev`, or formats one if the device holds none.
+    #[cfg(feature = "alloc")]
     pub fn open_or_format(dev: D, cfg: Config) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg)?;
+        Self::open_or_format_with(dev, cfg, Memory::Heap)
+    }
+
+    fn open_or_format_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory)?;
         match db.mount() {
             Ok(()) => Ok(db),
             Err(Error::NotFormatted) => {
@@ -1182,28 +1353,34 @@ impl<D: BlockDevice> Db<D> {
     /// Opens the store on `dev`: finds the newest manifest, loads the
     /// tables it names and replays the write-ahead log. Opening writes
     /// nothing, so a power cut while opening is harmless.
+    #[cfg(feature = "alloc")]
     pub fn open(dev: D, cfg: Config) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg)?;
+        Self::open_with(dev, cfg, Memory::Heap)
+    }
+
+    fn open_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory)?;
         db.mount()?;
         Ok(db)
     }
 
     #[allow(clippy::needless_range_loop)] // `wal[i]` is also written
     fn mount(&mut self) -> Result<(), D> {
-        let (max_epoch, max_block, metas, other_version) = self.scan_headers()?;
+        let (max_epoch, max_block, other_version) = self.scan_headers()?;
         self.space.next_epoch = max_epoch + 1;
         self.space.cursor = max_block + 1;
         let l = self.layout;
-        let mut buf = Vec::new();
         let mut found = None;
-        for (epoch, b) in metas {
+        for i in 0..self.metas.len() {
+            let [epoch, b] = self.metas[i];
+            let b = b as u32;
             // The newest commit is the last of the valid records, whose
             // sequence numbers increase.
             let mut recs = Records::new(b, epoch, l.header_len, l.block_size);
             let mut newest: Option<(u64, usize)> = None;
             loop {
                 let at = recs.off;
-                match recs.next(&mut self.io, &mut buf, &l)? {
+                match recs.next(&mut self.io, &mut self.records, &l)? {
                     Some((seq, _)) if newest.is_none_or(|(s, _)| seq > s) => {
                         newest = Some((seq, at))
                     }
@@ -1212,17 +1389,22 @@ impl<D: BlockDevice> Db<D> {
             }
             if let Some((seq, at)) = newest {
                 let mut recs = Records::new(b, epoch, at, l.block_size);
-                let payload = match recs.next(&mut self.io, &mut buf, &l)? {
+                let payload = match recs.next(&mut self.io, &mut self.records, &l)? {
                     Some((s, p)) if s == seq => p,
                     _ => return Err(Error::corrupted(b, "manifest changed while read")),
                 };
-                let m = ManifestRepr::parse(&buf[payload], self.io.geo.block_count)
-                    .ok_or(Error::corrupted(b, "manifest malformed"))?;
-                found = Some((b, seq, m));
+                let geo = self.io.geo;
+                manifest::check(
+                    &self.records[payload.clone()],
+                    geo.block_count,
+                    &mut self.bits,
+                )
+                .ok_or(Error::corrupted(b, "manifest malformed"))?;
+                found = Some((b, seq, payload));
                 break;
             }
         }
-        let Some((meta_block, commit_seq, m)) = found else {
+        let Some((meta_block, commit_seq, payload)) = found else {
             // A store of another format version is not a blank device:
             // refuse it, so that `open_or_format` never formats over it.
             return Err(match other_version {
@@ -1233,34 +1415,48 @@ impl<D: BlockDevice> Db<D> {
         self.meta.block = Some(meta_block);
         self.space.mark(meta_block);
         self.meta.seq = commit_seq;
-        self.flushed_seq = m.last_seq;
-        self.last_seq = m.last_seq;
 
-        // Tables.
-        for (lvl, blocks) in m.levels.iter().enumerate() {
-            for &b in blocks {
-                if b == meta_block {
-                    return Err(Error::corrupted(b, "manifest names its own block"));
-                }
-                let keys = Some(&mut self.keys);
-                let t = Table::load(&mut self.io, &self.layout, b, &mut self.scratch, keys)?;
-                self.space.mark(b);
-                self.levels.push(lvl, t)?;
+        // Tables, and the log blocks named.
+        let mut failed = Ok(());
+        let m = &self.records[payload];
+        let wal = &mut self.wal;
+        let last_seq = manifest::visit(m, |e| {
+            if failed.is_err() {
+                return;
             }
-            if lvl > 0 {
-                let keys = &self.keys;
-                let ok = self.levels[lvl]
-                    .windows(2)
-                    .all(|w| keys.largest(&w[0]) < keys.smallest(&w[1]));
-                if !ok {
-                    return Err(Error::corrupted(u32::MAX, "level tables overlap"));
+            failed = match e {
+                manifest::Entry::Wal(w) => wal.push(w).map_err(Error::from),
+                manifest::Entry::Table(_, b) if b == meta_block => {
+                    Err(Error::corrupted(b, "manifest names its own block"))
                 }
+                manifest::Entry::Table(lvl, b) => {
+                    let keys = Some(&mut self.keys);
+                    Table::load(&mut self.io, &self.layout, b, &mut self.scratch, keys).and_then(
+                        |t| {
+                            self.space.mark(b);
+                            Ok(self.levels.push(lvl, t)?)
+                        },
+                    )
+                }
+            };
+        })
+        .ok_or(Error::corrupted(meta_block, "manifest malformed"))?;
+        failed?;
+        self.flushed_seq = last_seq;
+        self.last_seq = last_seq;
+        for lvl in 1..LEVELS {
+            let keys = &self.keys;
+            let ok = self.levels[lvl]
+                .windows(2)
+                .all(|w| keys.largest(&w[0]) < keys.smallest(&w[1]));
+            if !ok {
+                return Err(Error::corrupted(u32::MAX, "level tables overlap"));
             }
         }
 
         // Epochs a crash may have left unseen (a header that never became
         // durable) are never given again.
-        let named = m.wal.iter().map(|w| w.epoch).max().unwrap_or(0);
+        let named = self.wal.iter().map(|w| w.epoch).max().unwrap_or(0);
         self.space.next_epoch = self.space.next_epoch.max(named + 1);
 
         // The write-ahead log. Open blocks (no recorded end) are read up to
@@ -1269,11 +1465,10 @@ impl<D: BlockDevice> Db<D> {
         // synced) or a record that does not continue the sequence. Records
         // past a gap were never synced (a sync makes every record before it
         // durable too), so no acknowledged write is lost there.
-        let mut wal = m.wal;
-        let n = wal.len();
+        let n = self.wal.len();
         let mut keep = n;
         for i in 0..n {
-            let w = wal[i];
+            let w = self.wal[i];
             if w.block == meta_block {
                 return Err(Error::corrupted(w.block, "manifest names its own block"));
             }
@@ -1286,10 +1481,10 @@ impl<D: BlockDevice> Db<D> {
                 }
                 continue;
             }
-            buf.clear();
-            buf.resize(l.header_len, 0);
-            self.io.read(w.block, 0, &mut buf)?;
-            let header = BlockHeader::parse(&buf);
+            let mut hdr = [0u8; MAX_HEADER_LEN];
+            let hdr = &mut hdr[..l.header_len];
+            self.io.read(w.block, 0, hdr)?;
+            let header = BlockHeader::parse(hdr);
             let valid = header.is_some_and(|h| h.kind == BlockKind::Wal && h.epoch == w.epoch);
             if !valid {
                 if open {
@@ -1305,7 +1500,7 @@ impl<D: BlockDevice> Db<D> {
             }
             let mut recs = Records::new(w.block, w.epoch, l.header_len, limit);
             let mut off = l.header_len;
-            while let Some((seq, payload)) = recs.next(&mut self.io, &mut buf, &l)? {
+            while let Some((seq, payload)) = recs.next(&mut self.io, &mut self.records, &l)? {
                 if seq != self.last_seq + 1 {
                     if open {
                         log_warn!("log ends in block {}: sequence gap", w.block);
@@ -1314,7 +1509,7 @@ impl<D: BlockDevice> Db<D> {
                     }
                     return Err(Error::corrupted(w.block, "log sequence broken"));
                 }
-                apply_payload::<D>(Some(&mut self.mem), &buf[payload], w.block)?;
+                apply_payload::<D>(Some(&mut self.mem), &self.records[payload], w.block)?;
                 self.last_seq = seq;
                 off = recs.off;
             }
@@ -1324,11 +1519,10 @@ impl<D: BlockDevice> Db<D> {
             self.space.mark(w.block);
             // New records never go into a block read back after a crash:
             // its tail may be torn. Seal it where the valid records end.
-            wal[i].end = off as u32;
+            self.wal[i].end = off as u32;
         }
-        wal.truncate(keep);
+        self.wal.truncate(keep);
         self.index_level0();
-        self.wal = wal;
         self.wal_used = self.wal.len();
         debug!(
             "mounted: commit {}, {} log blocks, operations up to {} ({} in tables)",
@@ -1393,14 +1587,6 @@ impl<D: BlockDevice> Db<D> {
         r
     }
 
-    fn manifest(&self, levels: [Vec<u32>; LEVELS]) -> ManifestRepr {
-        ManifestRepr {
-            last_seq: self.flushed_seq,
-            wal: self.wal.clone(),
-            levels,
-        }
-    }
-
     /// Commits the current state (see the module docs); `freed` is
     /// released after the next sync.
     fn commit(&mut self, freed: &[u32]) -> Result<(), D> {
@@ -1416,12 +1602,15 @@ impl<D: BlockDevice> Db<D> {
         let l0 = &self.levels[0];
         let keys = &self.keys;
         self.l0_runs.clear();
+        self.l0_runs_for = l0.len();
         for i in 1..=l0.len() {
             if i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]) {
-                self.l0_runs.push(i);
+                if self.l0_runs.push(i).is_err() {
+                    // Not indexed: lookups take each table as a run.
+                    self.l0_runs_for = usize::MAX;
+                }
             }
         }
-        self.l0_runs_for = l0.len();
     }
 
     /// As `commit`; `seals_log`: the manifest seals log records that may
@@ -1431,13 +1620,19 @@ impl<D: BlockDevice> Db<D> {
         // The tables the store no longer names are never read again.
         self.cache.forget(freed);
         self.cache.forget(&self.space.deferred);
-        let m = self.manifest(block_ids(&self.levels));
+        let m = Manifest {
+            last_seq: self.flushed_seq,
+            wal: &self.wal,
+            levels: &self.levels,
+            cut: None,
+        };
         let r = commit_manifest(
             &mut self.io,
             &mut self.space,
             &self.layout,
             &mut self.meta,
-            &m,
+            &mut self.records,
+            m,
             freed,
             seals_log,
         );
@@ -1685,9 +1880,10 @@ impl<D: BlockDevice> Db<D> {
         let r = r.and_then(|()| self.commit_sealing(&[], true));
         if let Err(e) = r {
             // Named by no record: free again at once.
-            for w in self.wal.drain(first..) {
+            for w in self.wal.get(first..).unwrap_or_default() {
                 self.space.release(w.block);
             }
+            self.wal.truncate(first);
             if let Some((Some(i), end)) = sealed {
                 self.wal[i].end = u32::MAX;
                 self.wal_active = Some((self.wal[i].block, self.wal[i].epoch, end));
@@ -1726,11 +1922,17 @@ impl<D: BlockDevice> Db<D> {
                 internal && i == 0,
             );
             match r {
-                Ok((block, epoch)) => self.wal.push(WalRef {
-                    block,
-                    epoch,
-                    end: u32::MAX,
-                }),
+                Ok((block, epoch)) => {
+                    let w = WalRef {
+                        block,
+                        end: u32::MAX,
+                        epoch,
+                    };
+                    if self.wal.push(w).is_err() {
+                        self.space.release(block);
+                        return Err(Error::OutOfMemory);
+                    }
+                }
                 Err(Error::Full) if i > 0 => break,
                 Err(e) => return self.poison_on_err(Err(e)),
             }
@@ -1776,6 +1978,7 @@ impl<D: BlockDevice> Db<D> {
             self.layout,
             &self.mem,
             bottom,
+            &mut self.builder,
             (&mut self.levels, &mut self.keys),
         );
         if let Err(e) = r {
@@ -1783,7 +1986,12 @@ impl<D: BlockDevice> Db<D> {
             return self.poison_on_err(Err(e));
         }
         self.levels.place_staged(0, 0);
-        let freed: Vec<u32> = self.wal.iter().map(|w| w.block).collect();
+        let mut freed = core::mem::take(&mut self.freed);
+        freed.clear();
+        for w in self.wal.iter() {
+            // The list holds a block for each block of the device.
+            let _ = freed.push(w.block);
+        }
         self.wal.clear();
         self.wal_used = 0;
         self.wal_active = None;
@@ -1805,6 +2013,7 @@ impl<D: BlockDevice> Db<D> {
                 self.commit(&freed)
             }
         });
+        self.freed = freed;
         if let Err(e) = r {
             // Poisoned by now; keep the in-memory view readable.
             self.flushed_seq = saved_flushed;
@@ -1824,9 +2033,10 @@ impl<D: BlockDevice> Db<D> {
         l: Layout,
         mem: &Memtable<Arena>,
         bottom: bool,
+        builder: &mut TableBuilder,
         (levels, keys): (&mut Levels, &mut Keys),
     ) -> Result<(), D> {
-        let mut builder = TableBuilder::new(l);
+        builder.reset();
         for (k, v) in mem.iter() {
             if v.is_none() && bottom {
                 continue;
@@ -1835,14 +2045,14 @@ impl<D: BlockDevice> Db<D> {
                 if builder.is_empty() {
                     return Err(Error::TooLarge);
                 }
-                let full = core::mem::replace(&mut builder, TableBuilder::new(l));
-                write_table(io, space, full, levels, keys)?;
+                write_table(io, space, builder, levels, keys)?;
             }
-            let r = add_to_table(io, space, &l, &mut builder, k, v);
+            let r = add_to_table(io, space, &l, builder, k, v);
             if let Err(e) = r {
                 if let Some(b) = builder.block() {
                     space.release(b);
                 }
+                builder.reset();
                 return Err(e);
             }
         }
@@ -1966,7 +2176,7 @@ impl<D: BlockDevice> Db<D> {
             } else if deepest == Some(lvl) {
                 // The deepest level outgrew its budget: it moves down whole,
                 // in one commit, rather than table by table.
-                self.compact_level(lvl, (0..self.levels[lvl].len()).collect())?
+                self.compact_level(lvl, 0..self.levels[lvl].len())?
             } else {
                 let tables = &self.levels[lvl];
                 let per_table = self.level_bytes(lvl) / tables.len() as u64;
@@ -1988,7 +2198,7 @@ impl<D: BlockDevice> Db<D> {
     /// at a time rewrites each table of the next level at its ends once,
     /// not twice, and commits once. A run of more than one table is taken
     /// only if its merge fits the free blocks without committing as it goes.
-    fn least_overlapping_run(&self, lvl: usize, want: usize) -> Vec<usize> {
+    fn least_overlapping_run(&self, lvl: usize, want: usize) -> core::ops::Range<usize> {
         let row = &self.levels[lvl];
         let below = &self.levels[lvl + 1];
         let want = want.clamp(1, MAX_RUN_PICKS).min(row.len());
@@ -2013,10 +2223,10 @@ impl<D: BlockDevice> Db<D> {
                 }
             }
             if let Some((a, ..)) = best {
-                return (a..a + k).collect();
+                return a..a + k;
             }
         }
-        vec![0]
+        0..1
     }
 
     /// Merges the tables `picks` of level `lvl` (in priority order) with
@@ -2029,12 +2239,13 @@ impl<D: BlockDevice> Db<D> {
     /// in their level until the end; being newer, they shadow correctly what
     /// has already been merged. Extra space needed: the picks plus two
     /// blocks.
-    fn compact_level(&mut self, lvl: usize, picks: Vec<usize>) -> Result<bool, D> {
+    fn compact_level(&mut self, lvl: usize, picks: core::ops::Range<usize>) -> Result<bool, D> {
         let out_lvl = lvl + 1;
         let keys = &self.keys;
         let src = &self.levels[lvl];
-        let lo = picks.iter().map(|&i| keys.smallest(&src[i])).min();
-        let hi = picks.iter().map(|&i| keys.largest(&src[i])).max();
+        let picks = picks.start.min(src.len())..picks.end.min(src.len());
+        let lo = picks.clone().map(|i| keys.smallest(&src[i])).min();
+        let hi = picks.clone().map(|i| keys.largest(&src[i])).max();
         let (Some(lo), Some(hi)) = (lo, hi) else {
             return Ok(true);
         };
@@ -2043,20 +2254,18 @@ impl<D: BlockDevice> Db<D> {
         let mut o_end = dst.partition_point(|t| keys.smallest(t) <= hi).max(o_start);
 
         // Tables that overlap nothing below move down without a rewrite.
-        let picked_disjoint = {
-            let mut ranges: Vec<(&[u8], &[u8])> = picks
-                .iter()
-                .map(|&i| (keys.smallest(&src[i]), keys.largest(&src[i])))
-                .collect();
-            sort_by(&mut ranges, |a, b| a < b);
-            ranges.windows(2).all(|w| w[0].1 < w[1].0)
-        };
+        let picked_disjoint = picks.clone().all(|i| {
+            picks.clone().filter(|&j| j > i).all(|j| {
+                let (a, b) = (&src[i], &src[j]);
+                keys.largest(a) < keys.smallest(b) || keys.largest(b) < keys.smallest(a)
+            })
+        });
         // ...unless they are mostly empty (small flushes, the last output
         // of a merge) and something packs with them: other picks, or a
         // mostly empty table next to them below, merged in.
         let block_size = self.layout.block_size as u64;
         let partial = |t: &Table| t.used_bytes() * 4 < block_size * 3;
-        let full_enough = picks.iter().all(|&i| !partial(&src[i]));
+        let full_enough = picks.clone().all(|i| !partial(&src[i]));
         if o_start == o_end && picked_disjoint {
             let left = o_start > 0 && partial(&dst[o_start - 1]);
             let right = o_end < dst.len() && partial(&dst[o_end]);
@@ -2085,22 +2294,27 @@ impl<D: BlockDevice> Db<D> {
             reads: 0,
             meta_reads: 0,
             cache: None,
+            spare: Some((&mut self.scratch, &mut self.meta_scratch)),
         };
         let l = self.layout;
-        // Outside the merge, so that a table left open by a failure can
-        // give its block back.
-        let mut builder = TableBuilder::new(l);
+        let mut runs = self.scan_runs.take();
+        self.builder.reset();
         let result = (|| -> Result<(), D> {
-            let mut runs = Vec::new();
-            runs_of((&self.levels, &self.keys), lvl, &picks, &mut runs);
-            runs.push(RunCursor::new(out_lvl, o_start, o_end));
-            let below = runs.len() - 1;
+            let mut n = 0;
+            runs_of(
+                (&self.levels, &self.keys),
+                lvl,
+                picks.clone(),
+                &mut runs,
+                &mut n,
+            )?;
+            runs.set(n, out_lvl, o_start, o_end)?;
+            let below = n;
+            let runs = &mut runs[..n + 1];
             for r in runs.iter_mut() {
                 let src = (&self.levels, &self.keys);
                 r.seek(src, &mut self.io, &l, Bound::Unbounded, &mut cx)?;
             }
-            let mut key = Vec::new();
-            let mut value = Vec::new();
             loop {
                 // A cut point: the run below sits on the first key of an
                 // untouched table, so every table before it is merged.
@@ -2114,71 +2328,70 @@ impl<D: BlockDevice> Db<D> {
                         && self.space.available() <= CUT_FREE_BLOCKS
                     {
                         let ti = r.ti;
-                        if !builder.is_empty() {
-                            let full = core::mem::replace(&mut builder, TableBuilder::new(l));
+                        if !self.builder.is_empty() {
                             let (levels, keys) = (&mut self.levels, &mut self.keys);
-                            write_table(&mut self.io, &mut self.space, full, levels, keys)?;
+                            let b = &mut self.builder;
+                            write_table(&mut self.io, &mut self.space, b, levels, keys)?;
                         }
-                        let mut ids = block_ids(&self.levels);
-                        let row = &mut ids[out_lvl];
-                        let rest = row.split_off(o_start + ti);
-                        row.truncate(o_start);
-                        row.extend(self.levels.staged().iter().map(|t| t.block));
-                        row.extend(rest);
-                        let m = self.manifest(ids);
-                        let freed: Vec<u32> = self.levels[out_lvl]
-                            [o_start + released..o_start + ti]
-                            .iter()
-                            .map(|t| t.block)
-                            .collect();
-                        self.cache.forget(&freed);
+                        self.freed.clear();
+                        for t in &self.levels[out_lvl][o_start + released..o_start + ti] {
+                            self.freed.push(t.block)?;
+                        }
+                        self.cache.forget(&self.freed);
                         commit_manifest(
                             &mut self.io,
                             &mut self.space,
                             &l,
                             &mut self.meta,
-                            &m,
-                            &freed,
+                            &mut self.records,
+                            Manifest {
+                                last_seq: self.flushed_seq,
+                                wal: &self.wal,
+                                levels: &self.levels,
+                                cut: Some((out_lvl, o_start, o_start + ti)),
+                            },
+                            &self.freed,
                             false,
                         )?;
                         committed_out = self.levels.staged().len();
                         released = ti;
                     }
                 }
-                let Some((b, k)) = smallest(&runs) else { break };
-                key.clear();
-                key.extend_from_slice(k);
+                let Some((b, k)) = smallest(runs) else { break };
+                self.merge_key.set(k)?;
                 let is_value = match runs[b].c.value() {
                     Some(v) => {
-                        value.clear();
-                        value.extend_from_slice(v);
+                        self.merge_value.set(v)?;
                         true
                     }
                     None => false,
                 };
+                let key = &self.merge_key[..];
                 for r in runs.iter_mut() {
-                    if r.key() == Some(key.as_slice()) {
+                    if r.key() == Some(key) {
                         r.advance(&self.levels, &mut self.io, &l, &mut cx)?;
                     }
                 }
-                if !is_value && !shadowed_below(&self.levels, &self.keys, out_lvl, &key) {
+                if !is_value && !shadowed_below(&self.levels, &self.keys, out_lvl, key) {
                     continue;
                 }
-                let v = is_value.then_some(value.as_slice());
-                if !builder.fits(&key, v) {
-                    let full = core::mem::replace(&mut builder, TableBuilder::new(l));
+                let v = is_value.then_some(&self.merge_value[..]);
+                if !self.builder.fits(key, v) {
                     let (levels, keys) = (&mut self.levels, &mut self.keys);
-                    write_table(&mut self.io, &mut self.space, full, levels, keys)?;
+                    let b = &mut self.builder;
+                    write_table(&mut self.io, &mut self.space, b, levels, keys)?;
                 }
-                add_to_table(&mut self.io, &mut self.space, &l, &mut builder, &key, v)?;
+                add_to_table(&mut self.io, &mut self.space, &l, &mut self.builder, key, v)?;
             }
-            if !builder.is_empty() {
-                let last = core::mem::replace(&mut builder, TableBuilder::new(l));
+            if !self.builder.is_empty() {
                 let (levels, keys) = (&mut self.levels, &mut self.keys);
-                write_table(&mut self.io, &mut self.space, last, levels, keys)?;
+                let b = &mut self.builder;
+                write_table(&mut self.io, &mut self.space, b, levels, keys)?;
             }
             Ok(())
         })();
+        runs.keep(KEPT_CURSORS);
+        self.scan_runs = runs;
         self.ops.table_block_reads += cx.reads;
         self.ops.table_meta_reads += cx.meta_reads;
 
@@ -2187,42 +2400,45 @@ impl<D: BlockDevice> Db<D> {
         // before `released` were freed by the commits made on the way.
         let failed = result.is_err();
         if failed {
-            if let Some(b) = builder.block() {
+            if let Some(b) = self.builder.block() {
                 self.space.release(b);
             }
+            self.builder.reset();
             let (levels, keys) = (&mut self.levels, &mut self.keys);
             unstage_from(levels, keys, &mut self.space, committed_out);
         }
         let merged_to = if failed { released } else { overlap };
-        let mut freed: Vec<u32> = Vec::new();
+        let mut freed = core::mem::take(&mut self.freed);
+        freed.clear();
+        // The list holds a block for each block of the device.
         for i in o_start..o_start + merged_to {
             let t = self.levels[out_lvl][i];
             self.keys.release(&t);
             if i >= o_start + released {
-                freed.push(t.block);
+                let _ = freed.push(t.block);
             }
         }
         self.levels
             .remove_range(out_lvl, o_start, o_start + merged_to);
         self.levels.place_staged(out_lvl, o_start);
         if let Err(e) = result {
+            self.freed = freed;
             return self.poison_on_err::<bool>(Err(e));
         }
-        let mut picks_sorted = picks;
-        sort_by(&mut picks_sorted, |a, b| a > b);
-        for i in picks_sorted {
+        for i in picks.rev() {
             if let Some(t) = self.levels.remove(lvl, i) {
                 self.keys.release(&t);
-                freed.push(t.block);
+                let _ = freed.push(t.block);
             }
         }
-        self.commit_later(&freed)?;
+        let r = self.commit_later(&freed);
+        let released_blocks = freed.len();
+        self.freed = freed;
+        r?;
         self.ops.compactions += 1;
         debug!(
             "compacted level {} into {}: {} blocks released",
-            lvl,
-            out_lvl,
-            freed.len()
+            lvl, out_lvl, released_blocks
         );
         Ok(true)
     }
@@ -2233,7 +2449,12 @@ impl<D: BlockDevice> Db<D> {
     /// written in increasing order reach the bottom in one move, not one
     /// per level. Others go one level down, where later merges can pack
     /// them.
-    fn move_down(&mut self, lvl: usize, picks: Vec<usize>, deep: bool) -> Result<bool, D> {
+    fn move_down(
+        &mut self,
+        lvl: usize,
+        picks: core::ops::Range<usize>,
+        deep: bool,
+    ) -> Result<bool, D> {
         let deepest = (1..LEVELS)
             .rev()
             .find(|&l| !self.levels[l].is_empty())
@@ -2242,7 +2463,7 @@ impl<D: BlockDevice> Db<D> {
         let mut dest = lvl + 1;
         while deep && dest < deepest {
             let row = &self.levels[dest + 1];
-            let clear = picks.iter().all(|&i| {
+            let clear = picks.clone().all(|i| {
                 let t = &self.levels[lvl][i];
                 let at = row.partition_point(|b| keys.largest(b) < keys.smallest(t));
                 at == row.len() || keys.smallest(&row[at]) > keys.largest(t)
@@ -2252,9 +2473,7 @@ impl<D: BlockDevice> Db<D> {
             }
             dest += 1;
         }
-        let mut picks_sorted = picks;
-        sort_by(&mut picks_sorted, |a, b| a > b);
-        for i in picks_sorted {
+        for i in picks.rev() {
             if let Some(t) = self.levels.remove(lvl, i) {
                 self.levels.stage(t)?;
             }
@@ -2276,14 +2495,14 @@ impl<D: BlockDevice> Db<D> {
     /// Picks for a compaction of `lvl`: everything when space allows,
     /// otherwise one table (the oldest of level 0, or the first of a deeper
     /// level).
-    fn picks_for(&self, lvl: usize, all: bool) -> Vec<usize> {
+    fn picks_for(&self, lvl: usize, all: bool) -> core::ops::Range<usize> {
         let n = self.levels[lvl].len();
         if all {
-            (0..n).collect()
+            0..n
         } else if lvl == 0 {
-            vec![n - 1]
+            n.saturating_sub(1)..n
         } else {
-            vec![0]
+            0..1
         }
     }
 
@@ -2408,6 +2627,7 @@ impl<D: BlockDevice> Db<D> {
             reads: 0,
             meta_reads: 0,
             cache: Some(&mut self.cache),
+            spare: None,
         };
         let mut found = None;
         // Runs consulted that did not hold the key.
@@ -2524,40 +2744,41 @@ impl<D: BlockDevice> Db<D> {
             cache,
             scan_runs: runs,
             scan_key: key,
+            scratch,
+            meta_scratch,
             ..
         } = self;
         let mut cx = ReadCtx {
             reads: 0,
             meta_reads: 0,
             cache: Some(cache),
+            spare: Some((scratch, meta_scratch)),
         };
         let mut mem_it = mem.range(start, end).peekable();
         // The runs kept from the last scan are reused in order; new ones
         // are added after them.
         let mut n = 0;
-        let mut add = |runs: &mut Vec<RunCursor>, lvl: usize, from: usize, to: usize| {
-            match runs.get_mut(n) {
-                Some(r) => (r.lvl, r.from, r.to) = (lvl, from, to),
-                None => runs.push(RunCursor::new(lvl, from, to)),
-            }
+        let mut add = |runs: &mut Runs, lvl: usize, from: usize, to: usize| {
+            let r = runs.set(n, lvl, from, to);
             n += 1;
+            r
         };
         let l0_len = levels[0].len();
         if *l0_runs_for == l0_len {
             let mut from = 0;
             for &to in l0_runs.iter() {
-                add(runs, 0, from, to.min(l0_len));
+                add(runs, 0, from, to.min(l0_len))?;
                 from = to;
             }
         } else {
             // Not indexed (never, once committed): each table a run.
             for i in 0..l0_len {
-                add(runs, 0, i, i + 1);
+                add(runs, 0, i, i + 1)?;
             }
         }
         for (lvl, lv) in levels.iter().enumerate().skip(1) {
             if !lv.is_empty() {
-                add(runs, lvl, 0, lv.len());
+                add(runs, lvl, 0, lv.len())?;
             }
         }
         let (levels, table_keys) = (&*levels, &*table_keys);
@@ -2588,10 +2809,9 @@ impl<D: BlockDevice> Db<D> {
                 if past_end(k) {
                     break;
                 }
-                key.clear();
-                key.extend_from_slice(k);
+                key.set(k)?;
                 for r in active.iter_mut() {
-                    r.at_key = r.key() == Some(key.as_slice());
+                    r.at_key = r.key() == Some(&key[..]);
                 }
                 let live = match (src, head) {
                     (0, Some((_, v))) => v,
@@ -2612,11 +2832,7 @@ impl<D: BlockDevice> Db<D> {
         })();
         ops.table_block_reads += cx.reads;
         ops.table_meta_reads += cx.meta_reads;
-        // A kept cursor must not hold cached blocks past their eviction.
-        runs.truncate(KEPT_CURSORS);
-        for r in runs.iter_mut() {
-            r.c.release_shared();
-        }
+        runs.keep(KEPT_CURSORS);
         r
     }
 
@@ -2683,44 +2899,45 @@ impl<D: BlockDevice> Db<D> {
     /// wrong is listed in the report.
     pub fn check(&mut self) -> Result<CheckReport, D> {
         let mut rep = CheckReport::default();
-        let n = self.io.geo.block_count as usize;
-        let mut owner: Vec<bool> = vec![false; n];
+        let n = self.io.geo.block_count;
+        let owner = &mut self.bits;
+        owner.fill(0);
         let mut claim = |b: u32, rep: &mut CheckReport| {
-            if (b as usize) >= n {
+            if b >= n {
                 rep.found(b, "block beyond the device named");
-            } else if owner[b as usize] {
+            } else if bit(owner, b) {
                 rep.found(b, "block claimed twice");
             } else {
-                owner[b as usize] = true;
+                set_bit(owner, b, true);
             }
         };
+        let mut hdr = [0u8; MAX_HEADER_LEN];
+        let hdr = &mut hdr[..self.layout.header_len];
         if let Some(b) = self.meta.block {
             claim(b, &mut rep);
-            let mut buf = vec![0u8; self.layout.header_len];
-            self.io.read(b, 0, &mut buf)?;
-            match BlockHeader::parse(&buf) {
+            self.io.read(b, 0, hdr)?;
+            match BlockHeader::parse(hdr) {
                 Some(h) if h.kind == BlockKind::Meta => rep.blocks_checked += 1,
                 _ => rep.found(b, "manifest block has no valid header"),
             }
         } else {
             rep.found(u32::MAX, "no manifest block");
         }
-        let mut cx = ReadCtx {
-            reads: 0,
-            meta_reads: 0,
-            cache: None,
-        };
-        for (lvl, tables) in self.levels.iter().enumerate() {
-            for (i, t) in tables.iter().enumerate() {
-                claim(t.block, &mut rep);
-                rep.tables += 1;
-                let keys = &self.keys;
-                if lvl > 0 && i > 0 && keys.largest(&tables[i - 1]) >= keys.smallest(t) {
-                    rep.found(t.block, "table overlaps the one before it in its level");
-                }
-                let fresh =
-                    match Table::load(&mut self.io, &self.layout, t.block, &mut self.scratch, None)
-                    {
+        let (mut reads, mut meta_reads) = (0, 0);
+        let mut runs = self.scan_runs.take();
+        let r = (|| -> Result<(), D> {
+            runs.set(0, 0, 0, 0)?;
+            let c = &mut runs[0].c;
+            for (lvl, tables) in self.levels.iter().enumerate() {
+                for (i, t) in tables.iter().enumerate() {
+                    claim(t.block, &mut rep);
+                    rep.tables += 1;
+                    let keys = &self.keys;
+                    if lvl > 0 && i > 0 && keys.largest(&tables[i - 1]) >= keys.smallest(t) {
+                        rep.found(t.block, "table overlaps the one before it in its level");
+                    }
+                    let (io, l) = (&mut self.io, &self.layout);
+                    let fresh = match Table::load(io, l, t.block, &mut self.scratch, None) {
                         Ok(f) => f,
                         Err(Error::Corrupted(c)) => {
                             rep.found(c.block, c.what);
@@ -2728,81 +2945,88 @@ impl<D: BlockDevice> Db<D> {
                         }
                         Err(e) => return Err(e),
                     };
-                if fresh.epoch != t.epoch
-                    || (fresh.small_len, fresh.large_len) != (t.small_len, t.large_len)
-                    || (fresh.prefix, fresh.range_hash) != (t.prefix, t.range_hash)
-                {
-                    rep.found(t.block, "table changed on media");
-                }
-                match fresh.verify_bloom(&mut self.io, &self.layout, &mut self.scratch) {
-                    Ok(()) => {}
-                    Err(Error::Corrupted(c)) => {
-                        rep.found(c.block, c.what);
-                        continue;
+                    if fresh.epoch != t.epoch
+                        || (fresh.small_len, fresh.large_len) != (t.small_len, t.large_len)
+                        || (fresh.prefix, fresh.range_hash) != (t.prefix, t.range_hash)
+                    {
+                        rep.found(t.block, "table changed on media");
                     }
-                    Err(e) => return Err(e),
-                }
-                let mut c = TableCursor::new();
-                let mut count = 0u64;
-                let mut tombs = 0u32;
-                let mut last: Option<Vec<u8>> = None;
-                let mut res = c.seek(
-                    &fresh,
-                    &mut self.io,
-                    &self.layout,
-                    Bound::Unbounded,
-                    &mut cx,
-                );
-                while res.is_ok() {
-                    let Some(k) = c.key() else { break };
-                    count += 1;
-                    if c.value().is_none() {
-                        tombs += 1;
+                    match fresh.verify_bloom(io, l, &mut self.scratch) {
+                        Ok(()) => {}
+                        Err(Error::Corrupted(c)) => {
+                            rep.found(c.block, c.what);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    if count == 1 && k != keys.smallest(t) {
-                        rep.found(t.block, "table's first key differs from its index");
+                    let mut cx = ReadCtx {
+                        reads: 0,
+                        meta_reads: 0,
+                        cache: None,
+                        spare: Some((&mut self.scratch, &mut self.meta_scratch)),
+                    };
+                    let mut count = 0u64;
+                    let mut tombs = 0u32;
+                    let last = &mut self.merge_key;
+                    last.clear();
+                    let mut res = c.seek(&fresh, io, l, Bound::Unbounded, &mut cx);
+                    while res.is_ok() {
+                        let Some(k) = c.key() else { break };
+                        count += 1;
+                        if c.value().is_none() {
+                            tombs += 1;
+                        }
+                        if count == 1 && k != keys.smallest(t) {
+                            rep.found(t.block, "table's first key differs from its index");
+                        }
+                        if last.set(k).is_err() {
+                            rep.found(t.block, "table holds a key longer than allowed");
+                        }
+                        res = c.advance(&fresh, io, l, &mut cx);
                     }
-                    last = Some(k.to_vec());
-                    res = c.advance(&fresh, &mut self.io, &self.layout, &mut cx);
-                }
-                match res {
-                    Ok(()) => {}
-                    Err(Error::Corrupted(c)) => {
-                        rep.found(c.block, c.what);
-                        continue;
+                    (reads, meta_reads) = (reads + cx.reads, meta_reads + cx.meta_reads);
+                    match res {
+                        Ok(()) => {}
+                        Err(Error::Corrupted(c)) => {
+                            rep.found(c.block, c.what);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
+                    if count == 0 || &last[..] != keys.largest(t) {
+                        rep.found(t.block, "table's last key differs from its index");
+                    }
+                    if count != fresh.footer.entries as u64 || tombs != fresh.footer.tombstones {
+                        rep.found(t.block, "table's entry count differs from its footer");
+                    }
+                    rep.entries += count;
+                    rep.blocks_checked += 1;
                 }
-                if last.as_deref() != Some(keys.largest(t)) {
-                    rep.found(t.block, "table's last key differs from its index");
-                }
-                if count != fresh.footer.entries as u64 || tombs != fresh.footer.tombstones {
-                    rep.found(t.block, "table's entry count differs from its footer");
-                }
-                rep.entries += count;
-                rep.blocks_checked += 1;
             }
-        }
+            Ok(())
+        })();
+        runs.keep(KEPT_CURSORS);
+        self.scan_runs = runs;
+        self.ops.table_block_reads += reads;
+        self.ops.table_meta_reads += meta_reads;
+        r?;
         let l = self.layout;
-        let mut buf = Vec::new();
-        let wal = self.wal.clone();
-        for (i, w) in wal.iter().enumerate() {
+        for i in 0..self.wal.len() {
+            let w = self.wal[i];
             claim(w.block, &mut rep);
-            buf.clear();
-            buf.resize(l.header_len, 0);
-            self.io.read(w.block, 0, &mut buf)?;
-            match BlockHeader::parse(&buf) {
+            self.io.read(w.block, 0, hdr)?;
+            match BlockHeader::parse(hdr) {
                 Some(h) if h.kind == BlockKind::Wal && h.epoch == w.epoch => {}
                 _ => {
                     rep.found(w.block, "log block has no valid header");
                     continue;
                 }
             }
-            let sealed = w.end != u32::MAX && i + 1 < wal.len();
+            let sealed = w.end != u32::MAX && i + 1 < self.wal.len();
             let limit = (w.end as usize).min(l.block_size);
             let mut recs = Records::new(w.block, w.epoch, l.header_len, limit);
-            while let Some((_, payload)) = recs.next(&mut self.io, &mut buf, &l)? {
-                if apply_payload::<D>(None, &buf[payload], w.block).is_err() {
+            while let Some((_, payload)) = recs.next(&mut self.io, &mut self.records, &l)? {
+                if apply_payload::<D>(None, &self.records[payload], w.block).is_err() {
                     rep.found(w.block, "log record malformed");
                 }
             }
@@ -2813,32 +3037,24 @@ impl<D: BlockDevice> Db<D> {
         }
         // Blocks freed by commits not yet synced, or by compactions not yet
         // committed, stay in use, named by nothing the store holds now.
+        let owner = &self.bits;
         for b in self
             .space
             .pending_blocks()
             .chain(self.space.deferred.iter().copied())
         {
-            if owner.get(b as usize).copied().unwrap_or(true) {
+            if b >= n || bit(owner, b) {
                 rep.found(b, "block awaits release but is referenced");
             }
         }
-        let used = self
-            .space
-            .used
-            .iter()
-            .map(|w| w.count_ones() as usize)
-            .sum::<usize>();
-        let claimed = owner.iter().filter(|u| **u).count()
-            + self.space.pending_count as usize
-            + self.space.deferred.len();
-        if used != claimed {
+        let ones = |map: &[u32]| map.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        let claimed = ones(owner) + self.space.pending_count as usize + self.space.deferred.len();
+        if ones(&self.space.used) != claimed {
             rep.found(
                 u32::MAX,
                 "blocks marked in use differ from blocks referenced or awaiting release",
             );
         }
-        self.ops.table_block_reads += cx.reads;
-        self.ops.table_meta_reads += cx.meta_reads;
         Ok(rep)
     }
 }

@@ -19,6 +19,8 @@ pub const FOOTER_MAGIC: [u8; 4] = *b"CTBL";
 
 /// Bytes of a block header before padding to the device alignment.
 pub const HEADER_LEN: usize = 32;
+/// The longest a block header takes, padded to the largest alignment.
+pub const MAX_HEADER_LEN: usize = 256;
 /// Bytes of a table footer before padding to the device alignment.
 pub const FOOTER_LEN: usize = 64;
 /// Bytes of a record frame (checksum, length, sequence number).
@@ -319,48 +321,21 @@ pub fn put_varint(out: &mut [u8], mut v: u64) -> usize {
     i + 1
 }
 
-#[cfg(feature = "alloc")]
-pub use alloc_codec::*;
-
-#[cfg(feature = "alloc")]
-mod alloc_codec {
-    use super::*;
-    use alloc::vec::Vec;
-
-    /// Appends a varint to `out`.
-    pub fn push_varint(out: &mut Vec<u8>, v: u64) {
-        let mut tmp = [0u8; 10];
-        let n = put_varint(&mut tmp, v);
-        out.extend_from_slice(&tmp[..n]);
-    }
-
-    /// Appends a length-prefixed byte string to `out`.
-    pub fn push_bytes(out: &mut Vec<u8>, b: &[u8]) {
-        push_varint(out, b.len() as u64);
-        out.extend_from_slice(b);
-    }
-
-    /// Frames a record built in place: `buf` holds `FRAME_LEN` placeholder
-    /// bytes followed by the payload. Fills in the frame and pads.
-    pub fn seal_record(buf: &mut Vec<u8>, epoch: u64, seq: u64, align: usize) {
-        let len = (buf.len() - FRAME_LEN) as u32;
-        buf[4..8].copy_from_slice(&len.to_le_bytes());
-        buf[8..16].copy_from_slice(&seq.to_le_bytes());
-        let crc = checksum(epoch, &buf[4..]);
-        buf[0..4].copy_from_slice(&crc.to_le_bytes());
-        let padded = round_up(buf.len(), align);
-        buf.resize(padded, 0xFF);
-    }
-
-    /// Frames `payload` as a record (checksum, length, sequence number,
-    /// payload, `0xFF` padding to `align`) and appends it to `out`.
-    pub fn emit_record(out: &mut Vec<u8>, epoch: u64, seq: u64, payload: &[u8], align: usize) {
-        let mut rec = Vec::with_capacity(record_len(payload.len(), align));
-        rec.resize(FRAME_LEN, 0);
-        rec.extend_from_slice(payload);
-        seal_record(&mut rec, epoch, seq, align);
-        out.extend_from_slice(&rec);
-    }
+/// Frames a record built in place: `buf` holds `FRAME_LEN` placeholder
+/// bytes followed by the payload. Fills in the frame and pads.
+pub(crate) fn seal_record(
+    buf: &mut crate::list::List<u8>,
+    epoch: u64,
+    seq: u64,
+    align: usize,
+) -> Result<(), crate::list::Overflow> {
+    let len = (buf.len() - FRAME_LEN) as u32;
+    buf[4..8].copy_from_slice(&len.to_le_bytes());
+    buf[8..16].copy_from_slice(&seq.to_le_bytes());
+    let crc = checksum(epoch, &buf[4..]);
+    buf[0..4].copy_from_slice(&crc.to_le_bytes());
+    let padded = round_up(buf.len(), align);
+    buf.resize(padded, 0xFF)
 }
 
 /// The 64-bit XXH3 hash of a key, which bloom filters, the memtable's key
@@ -593,8 +568,11 @@ mod tests {
 
     #[test]
     fn record_checksum_is_bound_to_the_block_epoch() {
-        let mut out = Vec::new();
-        emit_record(&mut out, 5, 9, b"payload", 8);
+        let mut rec = crate::list::List::new();
+        rec.resize(FRAME_LEN, 0).unwrap();
+        rec.extend_from_slice(b"payload").unwrap();
+        seal_record(&mut rec, 5, 9, 8).unwrap();
+        let out = rec.to_vec();
         assert_eq!(out.len() % 8, 0);
         let r = parse_record(&out, 0, 5, 8).unwrap();
         assert_eq!((r.seq, r.payload, r.next), (9, &b"payload"[..], out.len()));

@@ -54,6 +54,8 @@ mod logging;
 mod manifest;
 mod memtable;
 #[cfg(feature = "alloc")]
+mod sizes;
+#[cfg(feature = "alloc")]
 mod table;
 
 #[cfg(feature = "alloc")]

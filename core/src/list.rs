@@ -200,6 +200,29 @@ impl<T: 'static> DerefMut for List<T> {
     }
 }
 
+impl<T: 'static> AsRef<[T]> for List<T> {
+    fn as_ref(&self) -> &[T] {
+        self
+    }
+}
+
+impl<T: 'static> AsMut<[T]> for List<T> {
+    fn as_mut(&mut self) -> &mut [T] {
+        self
+    }
+}
+
+impl crate::memtable::Storage for List<u8> {
+    fn resize_to(&mut self, len: usize) -> bool {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(vec) => vec.resize_to(len),
+            // A fixed arena keeps its size.
+            List::Fixed { .. } => false,
+        }
+    }
+}
+
 impl<T: core::fmt::Debug + 'static> core::fmt::Debug for List<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_list().entries(self.iter()).finish()

@@ -1,137 +1,180 @@
 //! The manifest: which blocks hold the live tables, level by level, and
 //! which hold the write-ahead log. Every commit writes the whole manifest as
 //! one record into a metadata block; the newest valid commit wins.
+//!
+//! It is written straight from the store's lists and read by visiting its
+//! entries, so that neither needs memory of its own.
 
-use alloc::vec::Vec;
-
-use crate::format::{push_varint, Reader};
+use crate::format::{put_varint, Reader};
+use crate::list::{List, Overflow};
+use crate::table::Table;
 
 /// Number of levels in the tree.
 pub const LEVELS: usize = 7;
 
 /// One block of the write-ahead log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub(crate) struct WalRef {
     pub block: u32,
-    /// The epoch the block's header must carry.
-    pub epoch: u64,
     /// End of the valid records for a sealed block; `u32::MAX` for the last
     /// block, whose records are read up to the first invalid one.
     pub end: u32,
+    /// The epoch the block's header must carry.
+    pub epoch: u64,
 }
 
-/// The parsed manifest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ManifestRepr {
-    /// Sequence number of the last operation applied to the tables.
-    pub last_seq: u64,
-    pub wal: Vec<WalRef>,
-    /// Table blocks per level; level 0 newest first, deeper levels in key
-    /// order.
-    pub levels: [Vec<u32>; LEVELS],
+/// Appends a varint to `out`.
+pub(crate) fn push_varint(out: &mut List<u8>, v: u64) -> Result<(), Overflow> {
+    let mut tmp = [0u8; 10];
+    let n = put_varint(&mut tmp, v);
+    out.extend_from_slice(&tmp[..n])
 }
 
-impl ManifestRepr {
-    pub fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.last_seq.to_le_bytes());
-        push_varint(out, self.wal.len() as u64);
-        for w in &self.wal {
-            push_varint(out, w.block as u64);
-            out.extend_from_slice(&w.epoch.to_le_bytes());
-            push_varint(out, w.end as u64);
-        }
-        out.push(LEVELS as u8);
-        for level in &self.levels {
-            push_varint(out, level.len() as u64);
-            for b in level {
-                push_varint(out, *b as u64);
-            }
+/// Appends a length-prefixed byte string to `out`.
+pub(crate) fn push_bytes(out: &mut List<u8>, b: &[u8]) -> Result<(), Overflow> {
+    push_varint(out, b.len() as u64)?;
+    out.extend_from_slice(b)
+}
+
+/// The longest manifest of a store of `blocks` blocks: every block named
+/// once, as a table or a log block.
+pub(crate) const fn max_len(blocks: usize) -> usize {
+    8 + 10 + 1 + LEVELS * 10 + blocks * (5 + 8 + 5)
+}
+
+/// Appends the manifest to `out`: `last_seq`, the log blocks `wal`, and the
+/// tables of each level `l`, which are the concatenation of `levels(l)`
+/// (level 0 newest first, deeper levels in key order).
+pub(crate) fn emit<'t>(
+    out: &mut List<u8>,
+    last_seq: u64,
+    wal: &[WalRef],
+    levels: impl Fn(usize) -> [&'t [Table]; 3],
+) -> Result<(), Overflow> {
+    out.extend_from_slice(&last_seq.to_le_bytes())?;
+    push_varint(out, wal.len() as u64)?;
+    for w in wal {
+        push_varint(out, w.block as u64)?;
+        out.extend_from_slice(&w.epoch.to_le_bytes())?;
+        push_varint(out, w.end as u64)?;
+    }
+    out.push(LEVELS as u8)?;
+    for l in 0..LEVELS {
+        let parts = levels(l);
+        push_varint(out, parts.iter().map(|p| p.len() as u64).sum())?;
+        for t in parts.iter().copied().flatten() {
+            push_varint(out, t.block as u64)?;
         }
     }
+    Ok(())
+}
 
-    /// Parses a manifest; `None` if malformed or if it names a block twice
-    /// or a block beyond `block_count`.
-    pub fn parse(payload: &[u8], block_count: u32) -> Option<Self> {
-        let mut r = Reader::new(payload);
-        let mut m = ManifestRepr {
-            last_seq: r.u64()?,
-            ..Default::default()
+/// An entry of a manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A log block, oldest first.
+    Wal(WalRef),
+    /// A table: its level and block.
+    Table(usize, u32),
+}
+
+/// Reads a manifest, calling `f` with each entry in order. Returns
+/// `last_seq`; `None` if it is malformed (`f` may have been called by
+/// then).
+pub(crate) fn visit(payload: &[u8], mut f: impl FnMut(Entry)) -> Option<u64> {
+    let mut r = Reader::new(payload);
+    let last_seq = r.u64()?;
+    let nwal = r.varint()?;
+    for _ in 0..nwal {
+        let block = r.varint_u32()?;
+        let epoch = r.u64()?;
+        let end = r.varint_u32()?;
+        f(Entry::Wal(WalRef { block, end, epoch }));
+    }
+    if r.u8()? as usize != LEVELS {
+        return None;
+    }
+    for l in 0..LEVELS {
+        let n = r.varint()?;
+        for _ in 0..n {
+            f(Entry::Table(l, r.varint_u32()?));
+        }
+    }
+    r.is_empty().then_some(last_seq)
+}
+
+/// Checks a manifest: well formed, every block below `block_count` and
+/// named once. `seen` is a bitmap of at least `block_count` bits, which it
+/// clears and uses. Returns `last_seq`.
+pub(crate) fn check(payload: &[u8], block_count: u32, seen: &mut [u32]) -> Option<u64> {
+    seen.fill(0);
+    let mut ok = true;
+    let last_seq = visit(payload, |e| {
+        let b = match e {
+            Entry::Wal(w) => w.block,
+            Entry::Table(_, b) => b,
         };
-        let nwal = r.varint()? as usize;
-        if nwal > block_count as usize {
-            return None;
+        let (word, bit) = ((b / 32) as usize, 1u32 << (b % 32));
+        match seen.get_mut(word) {
+            Some(w) if b < block_count && *w & bit == 0 => *w |= bit,
+            _ => ok = false,
         }
-        for _ in 0..nwal {
-            let block = r.varint_u32()?;
-            let epoch = r.u64()?;
-            let end = r.varint_u32()?;
-            m.wal.push(WalRef { block, epoch, end });
-        }
-        if r.u8()? as usize != LEVELS {
-            return None;
-        }
-        for level in m.levels.iter_mut() {
-            let n = r.varint()? as usize;
-            if n > block_count as usize {
-                return None;
-            }
-            for _ in 0..n {
-                level.push(r.varint_u32()?);
-            }
-        }
-        if !r.is_empty() {
-            return None;
-        }
-        // Every block in range and named once: one bit per block.
-        let mut seen: Vec<u32> = alloc::vec![0; (block_count as usize).div_ceil(32)];
-        for b in m.blocks() {
-            if b >= block_count {
-                return None;
-            }
-            let (word, bit) = ((b / 32) as usize, 1u32 << (b % 32));
-            if seen[word] & bit != 0 {
-                return None;
-            }
-            seen[word] |= bit;
-        }
-        Some(m)
-    }
-
-    /// Every block the manifest references.
-    pub fn blocks(&self) -> impl Iterator<Item = u32> + '_ {
-        self.wal
-            .iter()
-            .map(|w| w.block)
-            .chain(self.levels.iter().flatten().copied())
-    }
+    })?;
+    ok.then_some(last_seq)
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
-    use alloc::vec;
+    use std::vec::Vec;
+
+    fn table(block: u32) -> Table {
+        Table {
+            block,
+            ..Table::default()
+        }
+    }
 
     #[test]
     fn manifest_round_trips_and_rejects_duplicates() {
-        let mut m = ManifestRepr {
-            last_seq: 42,
-            wal: vec![WalRef {
-                block: 3,
-                epoch: 9,
-                end: u32::MAX,
-            }],
-            ..Default::default()
-        };
-        m.levels[0] = vec![7, 5];
-        m.levels[2] = vec![1];
-        let mut out = Vec::new();
-        m.emit(&mut out);
-        assert_eq!(ManifestRepr::parse(&out, 8), Some(m.clone()));
-        assert_eq!(ManifestRepr::parse(&out, 7), None, "block 7 out of range");
-        m.levels[3] = vec![5];
+        let wal = [WalRef {
+            block: 3,
+            end: u32::MAX,
+            epoch: 9,
+        }];
+        let (l0, l2) = ([table(7), table(5)], [table(1)]);
+        let mut out = List::new();
+        emit(&mut out, 42, &wal, |l| match l {
+            0 => [&l0[..1], &[], &l0[1..]],
+            2 => [&[], &l2, &[]],
+            _ => [&[]; 3],
+        })
+        .unwrap();
+        let mut seen = [0u32; 1];
+        assert_eq!(check(&out, 8, &mut seen), Some(42));
+        let mut seen_entries = Vec::new();
+        visit(&out, |e| seen_entries.push(e));
+        assert_eq!(
+            seen_entries,
+            [
+                Entry::Wal(wal[0]),
+                Entry::Table(0, 7),
+                Entry::Table(0, 5),
+                Entry::Table(2, 1)
+            ]
+        );
+        assert_eq!(check(&out, 7, &mut seen), None, "block 7 out of range");
+        let l3 = [table(5)];
         out.clear();
-        m.emit(&mut out);
-        assert_eq!(ManifestRepr::parse(&out, 8), None, "block 5 twice");
-        assert_eq!(ManifestRepr::parse(&out[..5], 8), None);
+        emit(&mut out, 42, &wal, |l| match l {
+            0 => [&l0, &[], &[]],
+            3 => [&l3, &[], &[]],
+            _ => [&[]; 3],
+        })
+        .unwrap();
+        assert_eq!(check(&out, 8, &mut seen), None, "block 5 twice");
+        assert_eq!(check(&out[..5], 8, &mut seen), None);
     }
 }

@@ -63,8 +63,7 @@ const _: () = assert!(NODE_HEADER + 4 * MAX_HEIGHT <= 64);
 pub(crate) const MAX_KEY: usize = u16::MAX as usize;
 
 /// The arena of the store's memtable.
-#[cfg(feature = "alloc")]
-pub(crate) type Arena = alloc::vec::Vec<u8>;
+pub(crate) type Arena = crate::list::List<u8>;
 
 /// The byte buffer a memtable lives in.
 pub(crate) trait Storage: AsRef<[u8]> + AsMut<[u8]> + Default {
@@ -135,10 +134,22 @@ fn height_from(mut h: u64) -> usize {
 }
 
 /// Bytes of a node of `height` holding `key_len` and `value_len` bytes.
-fn node_size(height: usize, key_len: usize, value_len: usize) -> usize {
+const fn node_size(height: usize, key_len: usize, value_len: usize) -> usize {
     (NODE_HEADER + 4 * height)
         .saturating_add(key_len)
         .saturating_add(value_len)
+}
+
+/// Bytes of the arena of a memtable of `node_bytes`: the nodes, and the
+/// key filter at its start.
+pub(crate) const fn arena_len(node_bytes: usize) -> usize {
+    node_bytes.saturating_add(node_bytes / 64)
+}
+
+/// An upper bound of the bytes one insert of a key and value of these
+/// lengths takes.
+pub(crate) const fn needed_at_most(key_len: usize, value_len: usize) -> usize {
+    node_size(MAX_HEIGHT, key_len, value_len)
 }
 
 fn read_u32(buf: &[u8], at: usize) -> u32 {
@@ -277,7 +288,7 @@ impl<S: Storage> Memtable<S> {
     /// The length of an arena whose nodes may take `node_bytes`, beside
     /// the key filter.
     pub fn arena_len(node_bytes: usize) -> usize {
-        node_bytes.saturating_add(node_bytes / 64)
+        arena_len(node_bytes)
     }
 
     /// Where the filter's word for a key's hash is, and its four bits in
@@ -333,7 +344,7 @@ impl<S: Storage> Memtable<S> {
     /// bytes may need, whatever its hash: at most 64 bytes more than the
     /// key and value (`Db::write` documents that bound).
     pub fn needed_at_most(key_len: usize, value_len: usize) -> usize {
-        node_size(MAX_HEIGHT, key_len, value_len)
+        needed_at_most(key_len, value_len)
     }
 
     /// An upper bound of the bytes that inserting every operation of `ops`

@@ -13,6 +13,7 @@
 use alloc::vec::Vec;
 
 use crate::levels::Keys;
+use crate::list::List;
 use core::cmp::Ordering;
 use core::ops::Bound;
 
@@ -20,11 +21,14 @@ use crate::cache::{BlockCache, Shared};
 use crate::device::BlockDevice;
 use crate::error::Error;
 use crate::format::{
-    self, checksum, data_block_parts, data_block_split, entry_len, push_bytes, push_varint,
-    put_entry, restart_at, restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer,
-    Reader, FOOTER_LEN, HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
+    checksum, data_block_parts, data_block_split, entry_len, put_entry, read_entry, restart_at,
+    restart_trailer_len, round_up, u32_at, BlockHeader, BlockKind, Footer, Reader, FOOTER_LEN,
+    HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
 };
 use crate::io::Io;
+use crate::list::{Memory, Overflow};
+use crate::manifest::{push_bytes, push_varint};
+use crate::sizes::Sizes;
 
 pub(crate) use crate::format::key_hash;
 
@@ -60,52 +64,75 @@ impl Layout {
     }
 }
 
-struct IndexEntry {
-    first_key: Vec<u8>,
-    off: u32,
-    len: u32,
-}
-
 /// Builds one table, streaming it into its block: each data block is
-/// programmed as soon as it is full, so a builder holds one data block, the
-/// index and the keys' hashes, never the whole table.
+/// programmed as soon as it is full, so a builder holds one data block and
+/// the index, never the whole table. A store keeps one builder and its
+/// buffers for good.
 pub(crate) struct TableBuilder {
     layout: Layout,
     /// The block and epoch, once the first entry has started the table.
     dest: Option<(u32, u64)>,
     /// The open data block.
-    buf: Vec<u8>,
+    buf: List<u8>,
     /// Where the open data block goes in the table block.
     off: usize,
     /// Restart offsets of the open data block, and its entry count.
-    restarts: Vec<u16>,
+    restarts: List<u16>,
     block_entries: usize,
-    index: Vec<IndexEntry>,
-    index_bytes: usize,
-    hashes: Vec<u64>,
+    /// The index as it goes to the device, past its count: each data
+    /// block's first key and offset, and its length once closed.
+    index: List<u8>,
+    /// Data blocks begun.
+    blocks: usize,
+    /// Entries added.
+    entries: usize,
+    /// The keys' hashes, for the bloom filter: on the heap. In fixed
+    /// memory the filter is made by reading the table's keys back.
+    hashes: List<u64>,
     tombstones: u32,
-    last_key: Vec<u8>,
+    last_key: List<u8>,
+    /// The index and bloom filter, built when the table is finished.
+    out: List<u8>,
 }
 
 impl TableBuilder {
-    pub fn new(layout: Layout) -> Self {
-        TableBuilder {
+    /// A builder whose buffers come from `mem`, sized by `sz`.
+    pub fn new(layout: Layout, mem: &mut Memory, sz: &Sizes) -> Result<Self, Overflow> {
+        Ok(TableBuilder {
             layout,
             dest: None,
-            buf: Vec::new(),
+            buf: mem.list(sz.data)?,
             off: layout.header_len,
-            restarts: Vec::new(),
+            restarts: mem.list(sz.restarts)?,
             block_entries: 0,
-            index: Vec::new(),
-            index_bytes: 0,
-            hashes: Vec::new(),
+            index: mem.list(sz.index)?,
+            blocks: 0,
+            entries: 0,
+            hashes: mem.list(0)?,
             tombstones: 0,
-            last_key: Vec::new(),
-        }
+            last_key: mem.list(sz.max_key)?,
+            out: mem.list(sz.index + sz.bloom)?,
+        })
+    }
+
+    /// Starts over, for the next table.
+    pub fn reset(&mut self) {
+        self.dest = None;
+        self.buf.clear();
+        self.off = self.layout.header_len;
+        self.restarts.clear();
+        self.block_entries = 0;
+        self.index.clear();
+        self.blocks = 0;
+        self.entries = 0;
+        self.hashes.clear();
+        self.tombstones = 0;
+        self.last_key.clear();
+        self.out.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.entries == 0
     }
 
     /// The block this table is being written into, once started.
@@ -114,7 +141,7 @@ impl TableBuilder {
     }
 
     /// Whether an entry of this shape can be added without overflowing the
-    /// block (conservatively).
+    /// block (conservatively), nor the builder's buffers.
     pub fn fits(&self, key: &[u8], value: Option<&[u8]>) -> bool {
         let l = &self.layout;
         let elen = entry_len(key.len(), value.map(|v| v.len()));
@@ -122,10 +149,12 @@ impl TableBuilder {
         // padding), and the entry may start a block of its own.
         let open = self.buf.len() + restart_trailer_len(self.restarts.len() + 1) + 4 + l.align;
         let data = self.off + open + elen + restart_trailer_len(1) + 4 + l.align;
-        let index = self.index_bytes + 2 * (key.len() + 10) + 4 + 10 + l.align;
-        let bloom_bits = (self.hashes.len() + 1) * l.bloom_bits_per_key;
+        let index = self.index.len() + 2 * (key.len() + 10) + 4 + 10 + l.align;
+        let bloom_bits = (self.entries + 1) * l.bloom_bits_per_key;
         let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
         data + index + bloom + l.footer_region <= l.block_size
+            && self.index.fits(2 * (key.len() + 10) + 10)
+            && self.out.fits(index + bloom)
     }
 
     /// Adds an entry; keys must arrive in strictly increasing order and
@@ -138,7 +167,7 @@ impl TableBuilder {
         io: &mut Io<D>,
         start: impl FnOnce(&mut Io<D>) -> Result<(u32, u64), Error<D::Error>>,
     ) -> Result<(), Error<D::Error>> {
-        debug_assert!(self.is_empty() || key > self.last_key.as_slice());
+        debug_assert!(self.is_empty() || key > &self.last_key[..]);
         if self.dest.is_none() {
             self.dest = Some(start(io)?);
         }
@@ -149,26 +178,25 @@ impl TableBuilder {
             self.close_block(io)?;
         }
         if self.block_entries % RESTART_INTERVAL == 0 {
-            self.restarts.push(self.buf.len() as u16);
+            self.restarts.push(self.buf.len() as u16)?;
         }
         self.block_entries += 1;
         if self.buf.is_empty() {
-            self.index_bytes += format::varint_len(key.len() as u64) + key.len() + 10;
-            self.index.push(IndexEntry {
-                first_key: key.to_vec(),
-                off: self.off as u32,
-                len: 0,
-            });
+            push_bytes(&mut self.index, key)?;
+            push_varint(&mut self.index, self.off as u64)?;
+            self.blocks += 1;
         }
         let at = self.buf.len();
-        self.buf.resize(at + elen, 0);
+        self.buf.resize(at + elen, 0)?;
         put_entry(&mut self.buf[at..], key, value);
-        self.hashes.push(key_hash(key));
+        if self.hashes.fits(1) {
+            self.hashes.push(key_hash(key))?;
+        }
+        self.entries += 1;
         if value.is_none() {
             self.tombstones += 1;
         }
-        self.last_key.clear();
-        self.last_key.extend_from_slice(key);
+        self.last_key.set(key)?;
         Ok(())
     }
 
@@ -177,30 +205,93 @@ impl TableBuilder {
         let Some((block, _)) = self.dest else {
             return Ok(());
         };
-        for r in &self.restarts {
-            self.buf.extend_from_slice(&r.to_le_bytes());
+        for i in 0..self.restarts.len() {
+            let r = self.restarts[i];
+            self.buf.extend_from_slice(&r.to_le_bytes())?;
         }
         self.buf
-            .extend_from_slice(&(self.restarts.len() as u16).to_le_bytes());
+            .extend_from_slice(&(self.restarts.len() as u16).to_le_bytes())?;
         self.restarts.clear();
         self.block_entries = 0;
         let crc = checksum(0, &self.buf);
-        self.buf.extend_from_slice(&crc.to_le_bytes());
-        if let Some(e) = self.index.last_mut() {
-            e.len = self.buf.len() as u32;
-        }
+        self.buf.extend_from_slice(&crc.to_le_bytes())?;
+        push_varint(&mut self.index, self.buf.len() as u64)?;
         let padded = round_up(self.buf.len(), self.layout.align);
-        self.buf.resize(padded, 0xFF);
+        self.buf.resize(padded, 0xFF)?;
         io.program(block, self.off as u32, &self.buf)?;
         self.off += padded;
         self.buf.clear();
         Ok(())
     }
 
+    /// Sets the bloom filter's bits (`bits`, of `nbits`) for every key of
+    /// the table: from their hashes, or by reading the data blocks back.
+    fn set_bloom_bits<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        block: u32,
+        bits_at: usize,
+        nbits: u64,
+        k: u8,
+    ) -> Result<(), Error<D::Error>> {
+        let set = |out: &mut List<u8>, h: u64| {
+            let bits = &mut out[bits_at..];
+            bloom_probes(h, nbits, k, |b| {
+                bits[(b / 8) as usize] |= 1 << (b % 8);
+                true
+            });
+        };
+        if self.hashes.len() == self.entries {
+            for &h in self.hashes.iter() {
+                set(&mut self.out, h);
+            }
+            return Ok(());
+        }
+        // Read back: each data block, as the index lists them.
+        let bad = || corrupt(block, "table written differs from its index");
+        let mut r = Reader::new(&self.index);
+        let mut spans = 0;
+        let mut seen = 0;
+        while spans < self.blocks {
+            let klen = r.varint().ok_or_else(bad)? as usize;
+            r.bytes(klen).ok_or_else(bad)?;
+            let off = r.varint().ok_or_else(bad)? as usize;
+            let len = r.varint().ok_or_else(bad)? as usize;
+            spans += 1;
+            self.buf.clear();
+            self.buf.resize(round_up(len, self.layout.align), 0)?;
+            io.read(block, off as u32, &mut self.buf)?;
+            let (entries, _) =
+                data_block_split(&self.buf[..len.saturating_sub(4)]).ok_or_else(bad)?;
+            let mut er = Reader::new(entries);
+            while !er.is_empty() {
+                let e = read_entry(&mut er).ok_or_else(bad)?;
+                set(&mut self.out, key_hash(e.key));
+                seen += 1;
+            }
+        }
+        self.buf.clear();
+        if seen != self.entries {
+            return Err(bad());
+        }
+        Ok(())
+    }
+
     /// Finishes the table: programs the last data block, the index, the
-    /// bloom filter and, last, the footer. Returns the parsed table.
+    /// bloom filter and, last, the footer. Returns the table, its key range
+    /// recorded in `keys`, and makes the builder ready for the next one.
     pub fn finish<D: BlockDevice>(
-        mut self,
+        &mut self,
+        io: &mut Io<D>,
+        keys: &mut Keys,
+    ) -> Result<Table, Error<D::Error>> {
+        let r = self.finish_inner(io, keys);
+        self.reset();
+        r
+    }
+
+    fn finish_inner<D: BlockDevice>(
+        &mut self,
         io: &mut Io<D>,
         keys: &mut Keys,
     ) -> Result<Table, Error<D::Error>> {
@@ -215,47 +306,36 @@ impl TableBuilder {
 
         // Index and bloom filter, programmed together.
         let index_off = self.off;
-        let mut out = Vec::with_capacity(self.index_bytes + self.last_key.len() + 16);
-        push_varint(&mut out, self.index.len() as u64);
-        for e in &self.index {
-            push_bytes(&mut out, &e.first_key);
-            push_varint(&mut out, e.off as u64);
-            push_varint(&mut out, e.len as u64);
-        }
-        push_bytes(&mut out, &self.last_key);
-        let crc = checksum(epoch, &out);
-        out.extend_from_slice(&crc.to_le_bytes());
+        let out = &mut self.out;
+        out.clear();
+        push_varint(out, self.blocks as u64)?;
+        out.extend_from_slice(&self.index)?;
+        push_bytes(out, &self.last_key)?;
+        let crc = checksum(epoch, out);
+        out.extend_from_slice(&crc.to_le_bytes())?;
         let index_len = out.len();
-        out.resize(round_up(out.len(), l.align), 0xFF);
+        out.resize(round_up(out.len(), l.align), 0xFF)?;
 
         let bloom_off = index_off + out.len();
-        let nbits = (self.hashes.len() * l.bloom_bits_per_key)
-            .max(64)
-            .div_ceil(8)
-            * 8;
+        let nbits = (self.entries * l.bloom_bits_per_key).max(64).div_ceil(8) * 8;
         let k = ((l.bloom_bits_per_key as f32 * 0.69) as u8).clamp(1, 30);
         let bits_at = out.len() + 1;
-        out.push(k);
-        out.resize(bits_at + nbits / 8, 0);
-        let bits = &mut out[bits_at..];
-        for h in &self.hashes {
-            bloom_probes(*h, nbits as u64, k, |b| {
-                bits[(b / 8) as usize] |= 1 << (b % 8);
-                true
-            });
-        }
+        out.push(k)?;
+        out.resize(bits_at + nbits / 8, 0)?;
+        self.set_bloom_bits(io, block, bits_at, nbits as u64, k)?;
+        let out = &mut self.out;
         let crc = checksum(epoch, &out[bits_at - 1..]);
-        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&crc.to_le_bytes())?;
         let bloom_len = out.len() - (bloom_off - index_off);
-        out.resize(round_up(out.len(), l.align), 0xFF);
+        out.resize(round_up(out.len(), l.align), 0xFF)?;
         if index_off + out.len() > l.footer_off() {
             return Err(Error::corrupted(block, "table overflowed its block"));
         }
-        io.program(block, index_off as u32, &out)?;
+        io.program(block, index_off as u32, out)?;
 
         let footer = Footer {
-            entries: self.hashes.len() as u32,
-            data_blocks: self.index.len() as u32,
+            entries: self.entries as u32,
+            data_blocks: self.blocks as u32,
             index_off: index_off as u32,
             index_len: index_len as u32,
             bloom_off: bloom_off as u32,
@@ -264,11 +344,13 @@ impl TableBuilder {
             data_end: data_end as u32,
         };
         out.clear();
-        out.resize(l.footer_region, 0xFF);
-        footer.emit(&mut out, epoch);
-        io.program(block, l.footer_off() as u32, &out)?;
+        out.resize(l.footer_region, 0xFF)?;
+        footer.emit(out, epoch);
+        io.program(block, l.footer_off() as u32, out)?;
 
-        let smallest = self.index.first().map_or(&[][..], |e| &e.first_key[..]);
+        let mut r = Reader::new(&self.index);
+        let klen = r.varint().unwrap_or(0) as usize;
+        let smallest = r.bytes(klen).unwrap_or_default();
         let mut t = Table::with_range(block, epoch, footer, smallest, &self.last_key);
         keys.add(&mut t, smallest, &self.last_key)?;
         Ok(t)
@@ -292,10 +374,10 @@ pub struct Table {
     pub(crate) large_len: u16,
     /// Bytes the smallest and largest keys share at their start.
     pub(crate) prefix: u16,
-    _pad: u16,
+    pub(crate) _pad: u16,
     /// A hash of the key range, to check an index read again against.
     pub(crate) range_hash: u32,
-    _pad2: u32,
+    pub(crate) _pad2: u32,
 }
 
 impl Table {
@@ -351,14 +433,14 @@ fn read_padded<D: BlockDevice>(
     block: u32,
     off: usize,
     len: usize,
-    buf: &mut Vec<u8>,
+    buf: &mut List<u8>,
 ) -> Result<(), Error<D::Error>> {
     let padded = round_up(len, l.align);
     if off % l.align != 0 || off + padded > l.block_size {
         return Err(corrupt(block, "table structure out of bounds"));
     }
     // Every byte is read over: only growth needs filling.
-    buf.resize(padded, 0);
+    buf.resize(padded, 0)?;
     io.read(block, off as u32, buf)
 }
 
@@ -419,8 +501,8 @@ fn parse_index<'b, E>(
 
 /// Length of the fixed part of a decoded [`Meta`], and of each of its
 /// per-data-block records.
-const META_HEAD: usize = 8;
-const META_REC: usize = 20;
+pub(crate) const META_HEAD: usize = 8;
+pub(crate) const META_REC: usize = 20;
 
 fn le32(b: &[u8], at: usize) -> usize {
     let mut w = [0; 4];
@@ -572,7 +654,7 @@ impl Table {
         io: &mut Io<D>,
         l: &Layout,
         block: u32,
-        buf: &mut Vec<u8>,
+        buf: &mut List<u8>,
         keys: Option<&mut Keys>,
     ) -> Result<Table, Error<D::Error>> {
         read_padded(io, l, block, 0, HEADER_LEN, buf)?;
@@ -620,8 +702,8 @@ impl Table {
         io: &mut Io<D>,
         l: &Layout,
         part: Part,
-        raw: &mut Vec<u8>,
-        out: &mut Vec<u8>,
+        raw: &mut List<u8>,
+        out: &mut List<u8>,
     ) -> Result<(), Error<D::Error>> {
         let f = &self.footer;
         if part == Part::Bloom {
@@ -649,8 +731,9 @@ impl Table {
         let n = f.data_blocks as usize;
         let keys_at = META_HEAD + (n + 1) * META_REC;
         out.clear();
-        out.resize(keys_at, 0);
+        out.resize(keys_at, 0)?;
         let mut i = 0;
+        let mut room = true;
         let p = self.prefix as usize;
         let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
@@ -660,10 +743,13 @@ impl Table {
                 out[at + 4..at + 8].copy_from_slice(&off.to_le_bytes());
                 out[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
                 out[at + 12..at + 20].copy_from_slice(&key_word(key, p).to_be_bytes());
-                out.extend_from_slice(key);
+                room &= out.extend_from_slice(key).is_ok();
             }
             i += 1;
         })?;
+        if !room {
+            return Err(Error::OutOfMemory);
+        }
         let end = META_HEAD + n * META_REC;
         let keys_end = out.len() as u32;
         out[end..end + 4].copy_from_slice(&keys_end.to_le_bytes());
@@ -691,8 +777,8 @@ impl Table {
         l: &Layout,
         part: Part,
         cx: &mut ReadCtx<'_>,
-        raw: &mut Vec<u8>,
-        own: &mut Vec<u8>,
+        raw: &mut List<u8>,
+        own: &mut List<u8>,
     ) -> Result<Option<Shared>, Error<D::Error>> {
         let key = part_key(self, part);
         if let Some(m) = cx.cache.as_deref_mut().and_then(|c| c.get(key)) {
@@ -709,8 +795,8 @@ impl Table {
         l: &Layout,
         part: Part,
         cx: &mut ReadCtx<'_>,
-        raw: &mut Vec<u8>,
-        own: &mut Vec<u8>,
+        raw: &mut List<u8>,
+        own: &mut List<u8>,
     ) -> Result<Option<Shared>, Error<D::Error>> {
         cx.meta_reads += 1;
         self.read_part(io, l, part, raw, own)?;
@@ -730,8 +816,8 @@ impl Table {
         l: &Layout,
         part: Part,
         cx: &mut ReadCtx<'_>,
-        raw: &mut Vec<u8>,
-        own: &mut Vec<u8>,
+        raw: &mut List<u8>,
+        own: &mut List<u8>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<R, Error<D::Error>> {
         let key = part_key(self, part);
@@ -748,9 +834,9 @@ impl Table {
         &self,
         io: &mut Io<D>,
         l: &Layout,
-        buf: &mut Vec<u8>,
+        buf: &mut List<u8>,
     ) -> Result<(), Error<D::Error>> {
-        self.read_part(io, l, Part::Bloom, &mut Vec::new(), buf)
+        self.read_part(io, l, Part::Bloom, &mut List::new(), buf)
     }
 
     /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
@@ -762,7 +848,7 @@ impl Table {
         io: &mut Io<D>,
         l: &Layout,
         (off, len): (usize, usize),
-        buf: &mut Vec<u8>,
+        buf: &mut List<u8>,
     ) -> Result<usize, Error<D::Error>> {
         read_padded(io, l, self.block, off, len, buf)?;
         if checksum(0, &buf[..len - 4]) != u32_at(buf, len - 4).unwrap_or(0) {
@@ -784,8 +870,8 @@ impl Table {
         l: &Layout,
         key: &[u8],
         hash: u64,
-        buf: &mut Vec<u8>,
-        own: &mut Vec<u8>,
+        buf: &mut List<u8>,
+        own: &mut List<u8>,
         cx: &mut ReadCtx<'_>,
     ) -> Result<Lookup, Error<D::Error>> {
         let bloom = |b: &[u8]| bloom_may_contain(b, hash);
@@ -810,7 +896,7 @@ impl Table {
                         // length: shrinking it would make the next read
                         // from the device fill it again first.
                         if buf.len() < n {
-                            buf.resize(n, 0);
+                            buf.resize(n, 0)?;
                         }
                         buf[..n].copy_from_slice(&data[o..o + n]);
                         Lookup::Found(0, n)
@@ -938,6 +1024,8 @@ pub(crate) struct ReadCtx<'a> {
     /// Index and bloom filter reads (cache misses).
     pub meta_reads: u64,
     pub cache: Option<&'a mut BlockCache>,
+    /// Buffers a cursor in fixed memory reads a table's index through.
+    pub spare: Option<(&'a mut List<u8>, &'a mut List<u8>)>,
 }
 
 /// Key offset, key length, and value (offset, length) within a cursor's
@@ -948,7 +1036,7 @@ type CurEntry = (usize, usize, Option<(usize, usize)>);
 pub(crate) struct TableCursor {
     next_block: usize,
     /// The current data block when read from the device.
-    own: Vec<u8>,
+    own: List<u8>,
     /// The current data block when found in the cache (shared, not copied).
     shared: Option<Shared>,
     /// Length of the current data block (entries and restart array).
@@ -961,22 +1049,54 @@ pub(crate) struct TableCursor {
     /// The table's index, from the cache (`meta_shared`) or read for this
     /// cursor (`meta_own`).
     meta_shared: Option<Shared>,
-    meta_own: Vec<u8>,
+    meta_own: List<u8>,
+    /// In fixed memory, the table's data blocks as (offset, length) pairs,
+    /// copied from its index (read through `ReadCtx::spare`) at `seek`,
+    /// in place of the whole index.
+    spans: List<u32>,
+    fixed: bool,
 }
 
 impl TableCursor {
+    /// A cursor whose buffers grow on the heap.
     pub fn new() -> Self {
         TableCursor {
             next_block: 0,
-            own: Vec::new(),
+            own: List::new(),
             shared: None,
             meta_shared: None,
-            meta_own: Vec::new(),
+            meta_own: List::new(),
+            spans: List::new(),
+            fixed: false,
             block_len: 0,
             pos: 0,
             end: 0,
             cur: None,
         }
+    }
+
+    /// A cursor in fixed memory: a data block in `own`, the table's data
+    /// blocks' spans in `spans`.
+    pub fn fixed(own: List<u8>, spans: List<u32>) -> Self {
+        TableCursor {
+            own,
+            spans,
+            fixed: true,
+            ..TableCursor::new()
+        }
+    }
+
+    /// Data blocks of the table, and where block `i` is.
+    fn block_span(&self, i: usize) -> (usize, Option<(usize, usize)>) {
+        if self.fixed {
+            let n = self.spans.len() / 2;
+            let span =
+                (i < n).then(|| (self.spans[2 * i] as usize, self.spans[2 * i + 1] as usize));
+            return (n, span);
+        }
+        let meta = self.meta();
+        let n = meta.blocks();
+        (n, (i < n).then(|| meta.data_block(i)))
     }
 
     fn data(&self) -> &[u8] {
@@ -1004,15 +1124,37 @@ impl TableCursor {
             Bound::Included(k) | Bound::Excluded(k) => Some(k),
         };
         self.shared = None;
-        self.meta_shared = t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
-        self.next_block = match target {
-            None => 0,
-            Some(k) => {
-                let meta = self.meta();
-                meta.blocks_up_to(k, meta.shares_prefix(k))
-                    .saturating_sub(1)
+        let first_block = |m: &[u8]| {
+            let meta = Meta(m);
+            match target {
+                None => 0,
+                Some(k) => meta
+                    .blocks_up_to(k, meta.shares_prefix(k))
+                    .saturating_sub(1),
             }
         };
+        if self.fixed {
+            let Some((raw, own)) = cx.spare.take() else {
+                return Err(Error::OutOfMemory);
+            };
+            let spans = &mut self.spans;
+            let r = t.with_part(io, l, Part::Index, cx, raw, own, |m| {
+                let meta = Meta(m);
+                spans.clear();
+                let mut room = true;
+                for i in 0..meta.blocks() {
+                    let (off, len) = meta.data_block(i);
+                    room &= spans.extend_from_slice(&[off as u32, len as u32]).is_ok();
+                }
+                room.then(|| first_block(m))
+            });
+            cx.spare = Some((raw, own));
+            self.next_block = r?.ok_or(Error::OutOfMemory)?;
+        } else {
+            self.meta_shared =
+                t.fetch(io, l, Part::Index, cx, &mut self.own, &mut self.meta_own)?;
+            self.next_block = first_block(self.meta().0);
+        }
         self.cur = None;
         if !self.load_block(t, io, l, cx)? {
             return Ok(());
@@ -1049,12 +1191,10 @@ impl TableCursor {
         l: &Layout,
         cx: &mut ReadCtx<'_>,
     ) -> Result<bool, Error<D::Error>> {
-        let meta = self.meta();
-        if self.next_block >= meta.blocks() {
+        let (_, Some((off, len))) = self.block_span(self.next_block) else {
             self.cur = None;
             return Ok(false);
-        }
-        let (off, len) = meta.data_block(self.next_block);
+        };
         cx.reads += 1;
         let ck = (t.block, t.epoch, off as u32);
         self.shared = cx.cache.as_deref_mut().and_then(|c| c.get(ck).cloned());
