@@ -90,7 +90,8 @@ done
 
 # Sizes from the section table: text = vector table + code + read-only
 # data (what goes into flash, with .data's initial values); data = .data;
-# bss = .bss + .uninit (the heap is a static, so it is in bss). The
+# bss = .bss + .uninit (the store's memory is a static buffer, so it is in
+# bss). The
 # emulated NOR flash (.nor) stands for a separate chip and is left out.
 section() { # elf name
   arm-none-eabi-size -A "$1" | awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }'
@@ -100,8 +101,8 @@ field() { # log key
 }
 
 step "sizes (bytes)"
-printf '%-12s %-22s %8s %6s %7s %12s %12s %10s %9s\n' \
-  variant target text data bss stack_peak stack_avail heap_size heap_hwm
+printf '%-12s %-22s %8s %6s %7s %12s %12s %12s %12s\n' \
+  variant target text data bss stack_peak stack_avail store_memory store_handle
 declare -A text_of
 for v in "${variants[@]}"; do
   read -r name target machine kind <<<"$v"
@@ -111,9 +112,9 @@ for v in "${variants[@]}"; do
   bss=$(($(section "$elf" .bss) + $(section "$elf" .uninit)))
   text_of[$name]=$((text + data))
   log="$logs/$name.log"
-  printf '%-12s %-22s %8d %6d %7d %12s %12s %10s %9s\n' "$name" "$target" \
+  printf '%-12s %-22s %8d %6d %7d %12s %12s %12s %12s\n' "$name" "$target" \
     "$text" "$data" "$bss" "$(field "$log" stack_peak)" "$(field "$log" stack_size)" \
-    "$(field "$log" heap_size)" "$(field "$log" heap_high_water)"
+    "$(field "$log" store_memory)" "$(field "$log" store_handle)"
 done
 echo
 for cpu in M4 M0; do

@@ -15,14 +15,15 @@
 //! A crash before the record is durable leaves an earlier manifest in
 //! force, and everything it references untouched.
 
+#[cfg(feature = "alloc")]
 use alloc::collections::VecDeque;
 
-use alloc::vec;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::ops::Bound;
 
 use crate::cache::BlockCache;
-use crate::device::BlockDevice;
+use crate::device::{BlockDevice, Geometry};
 use crate::error::{Corruption, Error};
 use crate::format::{
     entry_len, parse_record, put_entry, read_entry, record_len, round_up, seal_record, BlockHeader,
@@ -30,16 +31,15 @@ use crate::format::{
 };
 use crate::io::Io;
 use crate::levels::{Keys, Levels};
-use crate::list::{List, Memory, Overflow};
+use crate::list::{List, Memory, Overflow, Source};
 use crate::logging::{debug, log_warn};
 use crate::manifest::{self, WalRef, LEVELS};
 use crate::memtable::{Arena, Memtable, MAX_ARENA};
-use crate::sizes::{Sizes, MAX_L0_RUNS, MAX_RUNS};
+use crate::sizes::{Sizes, MAX_RUNS};
 use crate::table::{Layout, Lookup, ReadCtx, Table, TableBuilder, TableCursor};
 
 /// What the header scan found: the highest epoch and its block, and the
 /// format version of a metadata block of another format version, if any.
-/// (The metadata blocks are left in `Db::metas`, newest first.)
 type HeaderScan = (u64, u32, Option<u16>);
 
 type Result<T, D> = core::result::Result<T, Error<<D as BlockDevice>::Error>>;
@@ -104,19 +104,58 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            memtable_bytes: 1 << 20,
-            data_block_bytes: 4096,
-            max_key_len: 1024,
-            max_value_len: 65536,
-            l0_compaction_trigger: 4,
-            level_size_multiplier: 10,
-            bloom_bits_per_key: 10,
-            sync_writes: true,
-            reserve_blocks: 0,
-            allocation: Allocation::RoundRobin,
-            cache_bytes: 0,
-        }
+        Config::DEFAULT
+    }
+}
+
+impl Config {
+    /// The defaults, for `const` configurations:
+    /// `Config { memtable_bytes: 4096, ..Config::DEFAULT }`.
+    pub const DEFAULT: Config = Config {
+        memtable_bytes: 1 << 20,
+        data_block_bytes: 4096,
+        max_key_len: 1024,
+        max_value_len: 65536,
+        l0_compaction_trigger: 4,
+        level_size_multiplier: 10,
+        bloom_bits_per_key: 10,
+        sync_writes: true,
+        reserve_blocks: 0,
+        allocation: Allocation::RoundRobin,
+        cache_bytes: 0,
+    };
+
+    /// Bytes of [`Memory`] a store of this configuration on a device of
+    /// `geometry` needs to run without a heap ([`Db::format_in`],
+    /// [`Db::open_in`]): the memtable's arena, a slot of twice
+    /// `max_key_len` and a few words per block of the device, read and
+    /// write buffers sized by the block and data block sizes, and a cursor
+    /// for each sorted run a scan may merge. A `const fn`, so that the
+    /// buffer can be a `static`:
+    ///
+    /// ```
+    /// use cairn_core::{Config, Geometry};
+    ///
+    /// const GEOMETRY: Geometry = Geometry {
+    ///     block_size: 4096,
+    ///     block_count: 256,
+    ///     read_size: 1,
+    ///     program_size: 1,
+    /// };
+    /// const CONFIG: Config = Config {
+    ///     memtable_bytes: 4096,
+    ///     max_key_len: 32,
+    ///     max_value_len: 256,
+    ///     data_block_bytes: 512,
+    ///     ..Config::DEFAULT
+    /// };
+    /// const NEEDED: usize = CONFIG.memory_needed(&GEOMETRY);
+    /// static MEMORY: [u8; NEEDED] = [0; NEEDED];
+    /// // A 1 MiB SPI NOR part with 32-byte keys: about 57 KiB.
+    /// assert!(MEMORY.len() < 60 * 1024);
+    /// ```
+    pub const fn memory_needed(&self, geometry: &Geometry) -> usize {
+        Sizes::of(self, geometry).memory()
     }
 }
 
@@ -244,11 +283,13 @@ impl CheckReport {
 /// db.write(&batch).unwrap();
 /// assert_eq!(db.get_vec(b"to").unwrap().as_deref(), Some(&b"110"[..]));
 /// ```
+#[cfg(feature = "alloc")]
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
+#[cfg(feature = "alloc")]
 impl Batch {
     /// An empty batch.
     pub fn new() -> Self {
@@ -534,6 +575,7 @@ struct RunCursor {
 }
 
 impl RunCursor {
+    #[cfg(feature = "alloc")]
     fn new(lvl: usize, from: usize, to: usize) -> Self {
         RunCursor {
             lvl,
@@ -613,9 +655,99 @@ impl RunCursor {
     }
 }
 
-/// The runs of a scan or merge, with their cursors, kept from one to the
-/// next for their buffers: on the heap as many as were needed, in fixed
-/// memory `MAX_RUNS`, made when the store opens.
+/// The memory of the cursors of scans and merges, which a store keeps
+/// from one to the next: on the heap, the cursors of the last scan (as many
+/// as it needed, at most `KEPT_CURSORS`); in fixed memory, the buffers of
+/// `Sizes::runs` cursors, carved when the store opens. The cursors
+/// themselves ([`Runs`]) live only while a scan, merge or check runs.
+#[allow(clippy::large_enum_variant)] // one per store; the heap's is a `Vec`
+enum CursorMem {
+    #[cfg(feature = "alloc")]
+    Heap(Vec<RunCursor>),
+    /// A data block and a table's data block spans, for each cursor.
+    Fixed(heapless::Vec<(List<u8>, List<u32>), MAX_RUNS>),
+}
+
+impl CursorMem {
+    fn new(mem: &mut Source<'_>, sz: &Sizes) -> core::result::Result<Self, Overflow> {
+        #[cfg(feature = "alloc")]
+        if !mem.is_fixed() {
+            return Ok(CursorMem::Heap(Vec::new()));
+        }
+        let mut v = heapless::Vec::new();
+        for _ in 0..sz.runs.min(MAX_RUNS) {
+            let bufs = (mem.list(sz.data)?, mem.list(2 * sz.table_blocks)?);
+            v.push(bufs).map_err(|_| Overflow)?;
+        }
+        Ok(CursorMem::Fixed(v))
+    }
+
+    /// The cursors, for one scan, merge or check; `put_back` returns them.
+    fn take(&mut self) -> Runs {
+        match self {
+            #[cfg(feature = "alloc")]
+            CursorMem::Heap(v) => Runs::Heap(core::mem::take(v)),
+            CursorMem::Fixed(bufs) => {
+                let mut runs = heapless::Vec::new();
+                for (own, spans) in core::mem::take(bufs) {
+                    let r = RunCursor {
+                        lvl: 0,
+                        from: 0,
+                        to: 0,
+                        ti: 0,
+                        c: TableCursor::fixed(own, spans),
+                        at_key: false,
+                    };
+                    // As many as there were buffers.
+                    let _ = runs.push(r);
+                }
+                Runs::Fixed(runs)
+            }
+        }
+    }
+
+    /// Keeps the cursors of `runs` for the next scan or merge, letting go
+    /// of the cached blocks they read in place (a kept cursor must not hold
+    /// cached blocks past their eviction).
+    fn put_back(&mut self, runs: Runs) {
+        match (self, runs) {
+            #[cfg(feature = "alloc")]
+            (CursorMem::Heap(v), Runs::Heap(mut runs)) => {
+                runs.truncate(KEPT_CURSORS);
+                for r in runs.iter_mut() {
+                    r.c.release_shared();
+                }
+                *v = runs;
+            }
+            (CursorMem::Fixed(bufs), Runs::Fixed(runs)) => {
+                for mut r in runs {
+                    // As many as were taken.
+                    let _ = bufs.push(r.c.take_buffers());
+                }
+            }
+            #[cfg(feature = "alloc")]
+            _ => {}
+        }
+    }
+
+    /// Gives fixed memory back to `mem`, in the order `new` took it.
+    fn give_back(&mut self, mem: &mut Memory) {
+        match self {
+            #[cfg(feature = "alloc")]
+            CursorMem::Heap(v) => v.clear(),
+            CursorMem::Fixed(bufs) => {
+                for (own, spans) in core::mem::take(bufs) {
+                    own.give_back(mem);
+                    spans.give_back(mem);
+                }
+            }
+        }
+    }
+}
+
+/// The runs of a scan or merge, with their cursors (on the stack, in
+/// fixed memory, while the scan or merge runs).
+#[allow(clippy::large_enum_variant)]
 enum Runs {
     #[cfg(feature = "alloc")]
     Heap(Vec<RunCursor>),
@@ -623,27 +755,6 @@ enum Runs {
 }
 
 impl Runs {
-    fn new(mem: &mut Memory, sz: &Sizes) -> core::result::Result<Self, Overflow> {
-        #[cfg(feature = "alloc")]
-        if mem.left().is_none() {
-            return Ok(Runs::Heap(Vec::new()));
-        }
-        let mut v = heapless::Vec::new();
-        for _ in 0..MAX_RUNS {
-            let c = TableCursor::fixed(mem.list(sz.data)?, mem.list(2 * sz.table_blocks)?);
-            let r = RunCursor {
-                lvl: 0,
-                from: 0,
-                to: 0,
-                ti: 0,
-                c,
-                at_key: false,
-            };
-            v.push(r).map_err(|_| Overflow)?;
-        }
-        Ok(Runs::Fixed(v))
-    }
-
     /// Makes run `i` the tables `from..to` of level `lvl`, reusing its
     /// cursor.
     fn set(
@@ -665,30 +776,6 @@ impl Runs {
         };
         (r.lvl, r.from, r.to, r.ti, r.at_key) = (lvl, from, to, 0, false);
         Ok(())
-    }
-
-    /// The runs, leaving an empty list of the same kind in their place.
-    fn take(&mut self) -> Runs {
-        let empty = match self {
-            #[cfg(feature = "alloc")]
-            Runs::Heap(_) => Runs::Heap(Vec::new()),
-            Runs::Fixed(_) => Runs::Fixed(heapless::Vec::new()),
-        };
-        core::mem::replace(self, empty)
-    }
-
-    /// Keeps at most `n` runs, and lets go of the cached blocks their
-    /// cursors read in place (a kept cursor must not hold cached blocks
-    /// past their eviction).
-    fn keep(&mut self, n: usize) {
-        #[cfg(feature = "alloc")]
-        if let Runs::Heap(v) = self {
-            v.truncate(n);
-        }
-        let _ = n;
-        for r in self.iter_mut() {
-            r.c.release_shared();
-        }
     }
 }
 
@@ -868,6 +955,7 @@ const SCAN_RUN_BYTES: u64 = 512;
 
 /// Table cursors a store keeps between scans for their buffers (a data
 /// block and an index each), so that a short scan allocates nothing.
+#[cfg(feature = "alloc")]
 const KEPT_CURSORS: usize = LEVELS + 8;
 
 /// The run holding the smallest current key, and that key; on a tie the
@@ -924,8 +1012,7 @@ fn commit_manifest<D: BlockDevice>(
     io: &mut Io<D>,
     space: &mut Space,
     l: &Layout,
-    meta: &mut MetaState,
-    rec: &mut List<u8>,
+    (meta, rec): (&mut MetaState, &mut List<u8>),
     m: Manifest<'_>,
     freed: &[u32],
     seals_log: bool,
@@ -957,7 +1044,7 @@ fn commit_manifest<D: BlockDevice>(
             (b, e, l.header_len as u32)
         }
     };
-    seal_record(rec, epoch, seq, l.align)?;
+    seal_record(rec, 0, epoch, seq, l.align)?;
     // Everything the record names (tables, log records it seals, the new
     // metadata block's header) must be durable before the record itself:
     // a volatile cache may otherwise keep the record and drop the rest.
@@ -1032,8 +1119,6 @@ pub struct Db<D: BlockDevice> {
     sizes: Sizes,
     /// The store lives in memory handed to it, not on the heap.
     fixed: bool,
-    /// Metadata blocks found by a header scan, as (epoch, block).
-    metas: List<[u64; 2]>,
     /// Blocks a change frees.
     freed: List<u32>,
     /// A bitmap of the blocks, for checks.
@@ -1043,7 +1128,6 @@ pub struct Db<D: BlockDevice> {
     /// A table's index and bloom filter, read for a lookup when the cache
     /// does not hold them.
     meta_scratch: List<u8>,
-    wal_buf: List<u8>,
     /// Log records written with `sync_writes` off, not yet programmed,
     /// and where they go: (block, offset).
     log_pending: List<u8>,
@@ -1054,8 +1138,9 @@ pub struct Db<D: BlockDevice> {
     cache: BlockCache,
     /// The table being written by a flush or merge.
     builder: TableBuilder,
-    /// The runs of scans and merges, kept for their cursors' buffers.
-    scan_runs: Runs,
+    /// The memory of the cursors of scans and merges, kept from one to the
+    /// next.
+    cursors: CursorMem,
     /// The key a scan is visiting.
     scan_key: List<u8>,
     /// The entry a merge is writing.
@@ -1064,7 +1149,7 @@ pub struct Db<D: BlockDevice> {
 }
 
 impl<D: BlockDevice> Db<D> {
-    fn new_handle(dev: D, cfg: Config, mut memory: Memory) -> Result<Self, D> {
+    fn new_handle(dev: D, cfg: Config, fixed_memory: Option<&mut Memory>) -> Result<Self, D> {
         let io = Io::new(dev);
         let geo = io.geo;
         geo.validate().map_err(Error::InvalidConfig)?;
@@ -1128,7 +1213,14 @@ impl<D: BlockDevice> Db<D> {
         let cache_bytes = cfg.cache_bytes;
         let sz = Sizes::of(&cfg, &geo);
         debug_assert_eq!(sz.max_value, max_value);
-        let fixed = memory.left().is_some();
+        let mut memory = match fixed_memory {
+            Some(m) => Source::Fixed(m),
+            #[cfg(feature = "alloc")]
+            None => Source::Heap,
+            #[cfg(not(feature = "alloc"))]
+            None => return Err(Error::OutOfMemory),
+        };
+        let fixed = memory.is_fixed();
         let n = sz.blocks;
         let layout = Layout {
             block_size,
@@ -1139,40 +1231,39 @@ impl<D: BlockDevice> Db<D> {
             bloom_bits_per_key: cfg.bloom_bits_per_key as usize,
             record_window: sz.record_window,
         };
-        // Carved in the order `Sizes::memory` counts.
-        let space = Space {
-            blocks: geo.block_count,
-            used: memory.filled(sz.words, 0)?,
-            free: geo.block_count,
-            cursor: 0,
-            policy: cfg.allocation,
-            reserve,
-            next_epoch: 1,
-            pending: memory.filled(sz.words, 0)?,
-            pending_count: 0,
-            deferred: memory.list(n)?,
-            fresh: true,
-        };
-        let keys = Keys::new(&mut memory, n, cfg.max_key_len)?;
-        let levels = Levels::new(&mut memory, n)?;
-        let l0_runs = memory.list(n)?;
-        let wal = memory.list(n)?;
-        let metas = memory.list(n)?;
-        let freed = memory.list(n)?;
-        let bits = memory.filled(sz.words, 0)?;
-        let mem = Memtable::new(memory.filled(sz.arena, 0)?);
-        let scratch = memory.list(sz.raw)?;
-        let meta_scratch = memory.list(sz.own)?;
-        let wal_buf = memory.list(sz.record)?;
-        let log_pending = memory.list(sz.log_buffer)?;
-        let records = memory.list(sz.records)?;
-        let scan_key = memory.list(sz.max_key)?;
-        let merge_key = memory.list(sz.max_key)?;
-        let merge_value = memory.list(sz.max_value)?;
-        let builder = TableBuilder::new(layout, &mut memory, &sz)?;
-        let scan_runs = Runs::new(&mut memory, &sz)?;
+        // Built in place, its lists carved in the order `Sizes::memory`
+        // counts them (a struct's fields are evaluated in the order
+        // written).
         Ok(Db {
-            space,
+            space: Space {
+                blocks: geo.block_count,
+                used: memory.filled(sz.words, 0)?,
+                free: geo.block_count,
+                cursor: 0,
+                policy: cfg.allocation,
+                reserve,
+                next_epoch: 1,
+                pending: memory.filled(sz.words, 0)?,
+                pending_count: 0,
+                deferred: memory.list(n)?,
+                fresh: true,
+            },
+            keys: Keys::new(&mut memory, n, cfg.max_key_len)?,
+            levels: Levels::new(&mut memory, n)?,
+            l0_runs: memory.list(MAX_RUNS)?,
+            wal: memory.list(sz.wal)?,
+            freed: memory.list(n)?,
+            bits: memory.filled(sz.words, 0)?,
+            mem: Memtable::new(memory.filled(sz.arena, 0)?),
+            scratch: memory.list(sz.raw)?,
+            meta_scratch: memory.list(sz.own)?,
+            log_pending: memory.list(sz.log_buffer)?,
+            records: memory.list(sz.records)?,
+            scan_key: memory.list(sz.max_key)?,
+            merge_key: memory.list(sz.max_key)?,
+            merge_value: memory.list(sz.max_value)?,
+            builder: TableBuilder::new(layout, &mut memory, &sz)?,
+            cursors: CursorMem::new(&mut memory, &sz)?,
             io,
             cfg,
             layout,
@@ -1180,13 +1271,8 @@ impl<D: BlockDevice> Db<D> {
             fixed,
             max_value,
             max_wal_blocks,
-            mem,
-            keys,
-            levels,
-            l0_runs,
             l0_runs_for: usize::MAX,
             tables_bytes: 0,
-            wal,
             wal_used: 0,
             wal_active: None,
             last_seq: 0,
@@ -1199,22 +1285,10 @@ impl<D: BlockDevice> Db<D> {
             },
             poisoned: false,
             ops: OpCounts::default(),
-            metas,
-            freed,
-            bits,
-            scratch,
-            meta_scratch,
-            wal_buf,
-            log_pending,
             log_pending_at: (0, 0),
             log_buffer_limit: (block_size / 4).min(64 << 10),
-            records,
-            cache: BlockCache::new(cache_bytes),
-            builder,
-            scan_runs,
-            scan_key,
-            merge_key,
-            merge_value,
+            // A store in fixed memory has no cache: it would need a heap.
+            cache: BlockCache::new(if fixed { 0 } else { cache_bytes }),
         })
     }
 
@@ -1244,15 +1318,12 @@ impl<D: BlockDevice> Db<D> {
         self.ops = OpCounts::default();
     }
 
-    /// Reads every block header. Returns the highest epoch seen; leaves the
-    /// metadata blocks in `metas`, newest first.
+    /// Reads every block header. Returns the highest epoch seen.
     fn scan_headers(&mut self) -> Result<HeaderScan, D> {
         let mut buf = [0u8; MAX_HEADER_LEN];
         let buf = &mut buf[..self.layout.header_len];
         let mut max_epoch = 0;
         let mut max_block = 0;
-        let metas = &mut self.metas;
-        metas.clear();
         let mut other_version = None;
         for b in 0..self.io.geo.block_count {
             self.io.read(b, 0, buf)?;
@@ -1272,16 +1343,38 @@ impl<D: BlockDevice> Db<D> {
                     max_epoch = h.epoch;
                     max_block = b;
                 }
-                if h.kind == BlockKind::Meta
-                    && h.block_size == self.io.geo.block_size
-                    && h.block_count == self.io.geo.block_count
-                {
-                    metas.push([h.epoch, b as u64])?;
-                }
             }
         }
-        sort_by(metas, |a, b| a > b);
         Ok((max_epoch, max_block, other_version))
+    }
+
+    /// The metadata block of this store's geometry whose epoch is the
+    /// highest below `bound` (`newest`), or the lowest above it, as
+    /// (epoch, block). Reads every header: metadata blocks are few, and
+    /// this keeps no list of them.
+    fn meta_block(&mut self, bound: u64, newest: bool) -> Result<Option<(u64, u32)>, D> {
+        let mut buf = [0u8; MAX_HEADER_LEN];
+        let buf = &mut buf[..self.layout.header_len];
+        let mut best: Option<(u64, u32)> = None;
+        for b in 0..self.io.geo.block_count {
+            self.io.read(b, 0, buf)?;
+            let Some(h) = BlockHeader::parse(buf) else {
+                continue;
+            };
+            let candidate = h.kind == BlockKind::Meta
+                && h.block_size == self.io.geo.block_size
+                && h.block_count == self.io.geo.block_count
+                && if newest {
+                    h.epoch < bound
+                } else {
+                    h.epoch > bound
+                };
+            let better = best.is_none_or(|(e, _)| if newest { h.epoch > e } else { h.epoch < e });
+            if candidate && better {
+                best = Some((h.epoch, b));
+            }
+        }
+        Ok(best)
     }
 
     /// Creates an empty store on `dev`, superseding whatever it held.
@@ -1291,11 +1384,25 @@ impl<D: BlockDevice> Db<D> {
     /// store does not use, and outranks it by epoch.
     #[cfg(feature = "alloc")]
     pub fn format(dev: D, cfg: Config) -> Result<Self, D> {
-        Self::format_with(dev, cfg, Memory::Heap)
+        Self::format_with(dev, cfg, None)
     }
 
-    fn format_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory)?;
+    fn format_with(dev: D, cfg: Config, mut memory: Option<&mut Memory>) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
+        match db.format_mounted() {
+            Ok(()) => Ok(db),
+            Err(e) => {
+                if let Some(m) = memory {
+                    db.return_memory(m);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Formats over whatever the device holds (see [`Db::format`]).
+    fn format_mounted(&mut self) -> Result<(), D> {
+        let db = self;
         // Mounting whatever is there marks the old store's blocks in use
         // (and sets the epoch counter past everything on the device).
         if let Err(Error::Device(e)) = db.mount() {
@@ -1308,10 +1415,11 @@ impl<D: BlockDevice> Db<D> {
                 // The old store fills the device: make it unreachable first,
                 // oldest metadata block first, so that a cut in between
                 // leaves either the old store or none.
-                db.scan_headers()?;
-                for i in (0..db.metas.len()).rev() {
-                    db.io.erase(db.metas[i][1] as u32)?;
+                let mut above = 0;
+                while let Some((epoch, b)) = db.meta_block(above, false)? {
+                    db.io.erase(b)?;
                     db.io.sync()?;
+                    above = epoch;
                 }
                 db.space.used.fill(0);
                 db.space.free = db.io.geo.block_count;
@@ -1328,25 +1436,33 @@ impl<D: BlockDevice> Db<D> {
                 db.space.release(b);
             }
         }
-        Ok(db)
+        Ok(())
     }
 
     /// Opens the store on `dev`, or formats one if the device holds none.
     #[cfg(feature = "alloc")]
     pub fn open_or_format(dev: D, cfg: Config) -> Result<Self, D> {
-        Self::open_or_format_with(dev, cfg, Memory::Heap)
+        Self::open_or_format_with(dev, cfg, None)
     }
 
-    fn open_or_format_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory)?;
-        match db.mount() {
+    fn open_or_format_with(
+        dev: D,
+        cfg: Config,
+        mut memory: Option<&mut Memory>,
+    ) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
+        let r = match db.mount() {
+            Err(Error::NotFormatted) => db.commit(&[]).and_then(|()| db.sync_all()),
+            r => r,
+        };
+        match r {
             Ok(()) => Ok(db),
-            Err(Error::NotFormatted) => {
-                db.commit(&[])?;
-                db.sync_all()?;
-                Ok(db)
+            Err(e) => {
+                if let Some(m) = memory {
+                    db.return_memory(m);
+                }
+                Err(e)
             }
-            Err(e) => Err(e),
         }
     }
 
@@ -1355,13 +1471,43 @@ impl<D: BlockDevice> Db<D> {
     /// nothing, so a power cut while opening is harmless.
     #[cfg(feature = "alloc")]
     pub fn open(dev: D, cfg: Config) -> Result<Self, D> {
-        Self::open_with(dev, cfg, Memory::Heap)
+        Self::open_with(dev, cfg, None)
     }
 
-    fn open_with(dev: D, cfg: Config, memory: Memory) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory)?;
-        db.mount()?;
-        Ok(db)
+    /// As [`Db::format`], for a store that lives in `memory` rather than
+    /// on the heap: every list and buffer it needs is carved from it (see
+    /// [`Config::memory_needed`]), and nothing is allocated, then or later.
+    /// [`Db::close`] gives it back. [`Error::OutOfMemory`] if `memory` is
+    /// too small (what was carved by then is spent); on any other error
+    /// `memory` is whole again.
+    #[inline(always)]
+    pub fn format_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
+        Self::format_with(dev, cfg, Some(memory))
+    }
+
+    /// As [`Db::open`], in `memory` (see [`Db::format_in`]).
+    #[inline(always)]
+    pub fn open_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
+        Self::open_with(dev, cfg, Some(memory))
+    }
+
+    /// As [`Db::open_or_format`], in `memory` (see [`Db::format_in`]).
+    #[inline(always)]
+    pub fn open_or_format_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
+        Self::open_or_format_with(dev, cfg, Some(memory))
+    }
+
+    fn open_with(dev: D, cfg: Config, mut memory: Option<&mut Memory>) -> Result<Self, D> {
+        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
+        match db.mount() {
+            Ok(()) => Ok(db),
+            Err(e) => {
+                if let Some(m) = memory {
+                    db.return_memory(m);
+                }
+                Err(e)
+            }
+        }
     }
 
     #[allow(clippy::needless_range_loop)] // `wal[i]` is also written
@@ -1371,9 +1517,9 @@ impl<D: BlockDevice> Db<D> {
         self.space.cursor = max_block + 1;
         let l = self.layout;
         let mut found = None;
-        for i in 0..self.metas.len() {
-            let [epoch, b] = self.metas[i];
-            let b = b as u32;
+        let mut below = u64::MAX;
+        while let Some((epoch, b)) = self.meta_block(below, true)? {
+            below = epoch;
             // The newest commit is the last of the valid records, whose
             // sequence numbers increase.
             let mut recs = Records::new(b, epoch, l.header_len, l.block_size);
@@ -1567,6 +1713,56 @@ impl<D: BlockDevice> Db<D> {
         }
     }
 
+    /// Closes the store, giving the memory it was opened in back to
+    /// `memory` (see [`Db::format_in`]; nothing for a store on the heap),
+    /// and handing back the device. As with [`Db::into_device`], nothing
+    /// needs to be written.
+    pub fn close(mut self, memory: &mut Memory) -> D {
+        let _ = self.write_log_buffer();
+        self.return_memory(memory);
+        match self.io.dev.take() {
+            Some(d) => d,
+            None => unreachable!("device taken from a live store"),
+        }
+    }
+
+    /// Gives the store's fixed memory back to `memory`, ahead of what
+    /// `memory` has left, so that the same configuration carves it the same
+    /// way again. The store holds no list afterwards: it may only be
+    /// dropped.
+    fn return_memory(&mut self, memory: &mut Memory) {
+        let left = core::mem::replace(memory, Memory::new(&mut []));
+        let mem = memory;
+        // In the order `new_handle` carved it.
+        core::mem::take(&mut self.space.used).give_back(mem);
+        core::mem::take(&mut self.space.pending).give_back(mem);
+        core::mem::take(&mut self.space.deferred).give_back(mem);
+        self.keys.give_back(mem);
+        self.levels.give_back(mem);
+        core::mem::take(&mut self.l0_runs).give_back(mem);
+        self.l0_runs_for = usize::MAX;
+        core::mem::take(&mut self.wal).give_back(mem);
+        core::mem::take(&mut self.freed).give_back(mem);
+        core::mem::take(&mut self.bits).give_back(mem);
+        core::mem::take(&mut self.mem).into_storage().give_back(mem);
+        for l in [
+            &mut self.scratch,
+            &mut self.meta_scratch,
+            &mut self.log_pending,
+            &mut self.records,
+            &mut self.scan_key,
+            &mut self.merge_key,
+            &mut self.merge_value,
+        ] {
+            core::mem::take(l).give_back(mem);
+        }
+        self.builder.give_back(mem);
+        self.cursors.give_back(mem);
+        for piece in left.into_pieces() {
+            mem.give(piece);
+        }
+    }
+
     /// Sequence number of the last write applied (each `put`, `delete` or
     /// batch takes one). With `sync_writes` off, a caller that syncs the
     /// device itself knows every write up to this number is durable once
@@ -1604,11 +1800,10 @@ impl<D: BlockDevice> Db<D> {
         self.l0_runs.clear();
         self.l0_runs_for = l0.len();
         for i in 1..=l0.len() {
-            if i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]) {
-                if self.l0_runs.push(i).is_err() {
-                    // Not indexed: lookups take each table as a run.
-                    self.l0_runs_for = usize::MAX;
-                }
+            let ends_run = i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]);
+            if ends_run && self.l0_runs.push(i).is_err() {
+                // Not indexed: lookups take each table as a run.
+                self.l0_runs_for = usize::MAX;
             }
         }
     }
@@ -1630,8 +1825,7 @@ impl<D: BlockDevice> Db<D> {
             &mut self.io,
             &mut self.space,
             &self.layout,
-            &mut self.meta,
-            &mut self.records,
+            (&mut self.meta, &mut self.records),
             m,
             freed,
             seals_log,
@@ -1711,16 +1905,31 @@ impl<D: BlockDevice> Db<D> {
     /// its key and value plus 64 bytes of the memtable: a batch whose
     /// operations add up to at most [`Config::memtable_bytes`] that way
     /// always fits it.
+    #[cfg(feature = "alloc")]
     pub fn write(&mut self, batch: &Batch) -> Result<(), D> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let ops: Vec<(&[u8], Option<&[u8]>)> = batch
             .ops
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_deref()))
             .collect();
-        self.apply(&ops)?;
+        self.write_ops(&ops)
+    }
+
+    /// As [`Db::write`], for operations the caller holds: each a key, and
+    /// a value to put or `None` to delete. Needs no heap.
+    ///
+    /// ```
+    /// # use cairn_core::{Config, Db, device::RamDevice};
+    /// # let mut db = Db::format(RamDevice::new(4096, 32, 4), Config::default()).unwrap();
+    /// db.write_ops(&[(b"from", Some(b"90")), (b"to", Some(b"110")), (b"pending", None)])
+    ///     .unwrap();
+    /// assert_eq!(db.get_vec(b"from").unwrap().as_deref(), Some(&b"90"[..]));
+    /// ```
+    pub fn write_ops(&mut self, ops: &[(&[u8], Option<&[u8]>)]) -> Result<(), D> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.apply(ops)?;
         self.ops.batches += 1;
         Ok(())
     }
@@ -1788,38 +1997,46 @@ impl<D: BlockDevice> Db<D> {
             Some((b, e, off)) if room(off) => (b, e, off),
             _ => self.new_wal_block(!has_put)?,
         };
-        if !self.cfg.sync_writes && self.log_pending.len() + rec_len > self.log_buffer_limit {
+        if !self.cfg.sync_writes
+            && (self.log_pending.len() + rec_len > self.log_buffer_limit
+                || !self.log_pending.fits(rec_len))
+        {
             self.write_log_buffer()?;
         }
         let seq = self.last_seq + 1;
-        // The record is built in place in a buffer kept for the purpose.
-        let mut rec = core::mem::take(&mut self.wal_buf);
-        rec.clear();
-        rec.resize(FRAME_LEN + plen, 0);
-        let mut at = FRAME_LEN + crate::format::put_varint(&mut rec[FRAME_LEN..], ops.len() as u64);
-        for (k, v) in ops {
-            at += put_entry(&mut rec[at..], k, *v);
+        // The record is built in place at the end of the log buffer (empty
+        // when writes are synced), which has room for the largest record.
+        let start = self.log_pending.len();
+        let rec = &mut self.log_pending;
+        let built = (|| {
+            rec.resize(start + FRAME_LEN + plen, 0)?;
+            let at = start + FRAME_LEN;
+            let mut at = at + crate::format::put_varint(&mut rec[at..], ops.len() as u64);
+            for (k, v) in ops {
+                at += put_entry(&mut rec[at..], k, *v);
+            }
+            debug_assert_eq!(at, start + FRAME_LEN + plen);
+            seal_record(rec, start, epoch, seq, self.layout.align)
+        })();
+        if built.is_err() {
+            rec.truncate(start);
+            return Err(Error::OutOfMemory);
         }
-        debug_assert_eq!(at, FRAME_LEN + plen);
-        seal_record(&mut rec, epoch, seq, self.layout.align);
         if self.cfg.sync_writes {
-            let r = self.io.program_record(block, off, &rec);
-            self.wal_buf = rec;
+            let r = self
+                .io
+                .program_record(block, off, &self.log_pending[start..]);
+            self.log_pending.truncate(start);
             self.poison_on_err(r)?;
             self.sync_all()?;
-        } else {
+        } else if start == 0 {
             // Buffered: records gather in memory and reach the device in
             // one program per buffer, or at the next sync or commit.
-            if self.log_pending.is_empty() {
-                self.log_pending_at = (block, off);
-            }
-            debug_assert_eq!(
-                self.log_pending_at.1 as usize + self.log_pending.len(),
-                off as usize
-            );
-            self.log_pending.extend_from_slice(&rec);
-            self.wal_buf = rec;
+            self.log_pending_at = (block, off);
         }
+        debug_assert!(
+            self.cfg.sync_writes || self.log_pending_at.1 as usize + start == off as usize
+        );
         self.wal_active = Some((block, epoch, off + rec_len as u32));
         self.last_seq = seq;
         for (k, v) in ops {
@@ -1970,6 +2187,15 @@ impl<D: BlockDevice> Db<D> {
         }
         // Should the flush fail, the log must still hold every write.
         self.write_log_buffer()?;
+        // In fixed memory a scan has a cursor for each of at most
+        // `MAX_L0_RUNS` runs of level 0: make room for this flush's.
+        while self.fixed && self.l0_run_count() >= self.sizes.l0_runs {
+            let total = self.levels[0].len() + self.levels[1].len();
+            let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
+            if !self.compact_level(0, picks)? {
+                return Err(Error::Full);
+            }
+        }
         let bottom = self.levels.is_empty();
         // The memtable is emptied only once the commit is durable.
         let r = Self::write_memtable(
@@ -2151,7 +2377,9 @@ impl<D: BlockDevice> Db<D> {
             let upper_heavy = upper >= self.cfg.memtable_bytes as u64
                 && upper * 2 > bottom
                 && bottom >= l0_trigger;
-            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3 || tight;
+            let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3
+                || tight
+                || (self.fixed && self.l0_run_count() >= self.sizes.l0_runs);
             let targets = self.level_targets();
             // The level to compact, and how many bytes should leave it.
             let (lvl, excess) = if !self.levels[0].is_empty() && l0_due {
@@ -2297,7 +2525,7 @@ impl<D: BlockDevice> Db<D> {
             spare: Some((&mut self.scratch, &mut self.meta_scratch)),
         };
         let l = self.layout;
-        let mut runs = self.scan_runs.take();
+        let mut runs = self.cursors.take();
         self.builder.reset();
         let result = (|| -> Result<(), D> {
             let mut n = 0;
@@ -2342,8 +2570,7 @@ impl<D: BlockDevice> Db<D> {
                             &mut self.io,
                             &mut self.space,
                             &l,
-                            &mut self.meta,
-                            &mut self.records,
+                            (&mut self.meta, &mut self.records),
                             Manifest {
                                 last_seq: self.flushed_seq,
                                 wal: &self.wal,
@@ -2390,8 +2617,7 @@ impl<D: BlockDevice> Db<D> {
             }
             Ok(())
         })();
-        runs.keep(KEPT_CURSORS);
-        self.scan_runs = runs;
+        self.cursors.put_back(runs);
         self.ops.table_block_reads += cx.reads;
         self.ops.table_meta_reads += cx.meta_reads;
 
@@ -2492,11 +2718,21 @@ impl<D: BlockDevice> Db<D> {
         Ok(true)
     }
 
+    /// How many sorted runs level 0 holds (see [`runs_of`]).
+    fn l0_run_count(&self) -> usize {
+        let (l0, keys) = (&self.levels[0], &self.keys);
+        (1..=l0.len())
+            .filter(|&i| i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]))
+            .count()
+    }
+
     /// Picks for a compaction of `lvl`: everything when space allows,
     /// otherwise one table (the oldest of level 0, or the first of a deeper
     /// level).
     fn picks_for(&self, lvl: usize, all: bool) -> core::ops::Range<usize> {
         let n = self.levels[lvl].len();
+        // In fixed memory a merge has a cursor for each of `MAX_RUNS` runs.
+        let all = all && !(self.fixed && lvl == 0 && self.l0_run_count() >= self.sizes.runs);
         if all {
             0..n
         } else if lvl == 0 {
@@ -2714,6 +2950,7 @@ impl<D: BlockDevice> Db<D> {
     }
 
     /// The value of `key`, if any.
+    #[cfg(feature = "alloc")]
     pub fn get_vec(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, D> {
         self.lookup(key, |v| v.to_vec())
     }
@@ -2742,12 +2979,14 @@ impl<D: BlockDevice> Db<D> {
             l0_runs_for,
             ops,
             cache,
-            scan_runs: runs,
+            cursors,
             scan_key: key,
             scratch,
             meta_scratch,
             ..
         } = self;
+        let mut taken = cursors.take();
+        let runs = &mut taken;
         let mut cx = ReadCtx {
             reads: 0,
             meta_reads: 0,
@@ -2758,35 +2997,39 @@ impl<D: BlockDevice> Db<D> {
         // The runs kept from the last scan are reused in order; new ones
         // are added after them.
         let mut n = 0;
+        let mut placed = Ok(());
         let mut add = |runs: &mut Runs, lvl: usize, from: usize, to: usize| {
-            let r = runs.set(n, lvl, from, to);
+            if placed.is_ok() {
+                placed = runs.set(n, lvl, from, to);
+            }
             n += 1;
-            r
         };
         let l0_len = levels[0].len();
         if *l0_runs_for == l0_len {
             let mut from = 0;
             for &to in l0_runs.iter() {
-                add(runs, 0, from, to.min(l0_len))?;
+                add(runs, 0, from, to.min(l0_len));
                 from = to;
             }
         } else {
             // Not indexed (never, once committed): each table a run.
             for i in 0..l0_len {
-                add(runs, 0, i, i + 1)?;
+                add(runs, 0, i, i + 1);
             }
         }
         for (lvl, lv) in levels.iter().enumerate().skip(1) {
             if !lv.is_empty() {
-                add(runs, lvl, 0, lv.len())?;
+                add(runs, lvl, 0, lv.len());
             }
         }
         let (levels, table_keys) = (&*levels, &*table_keys);
+        let n = if placed.is_ok() { n } else { 0 };
         let active = &mut runs[..n];
         // Every source past the first costs each seek a cursor to place.
         let sources = active.len() + !mem.is_empty() as usize;
         ops.read_debt += SCAN_RUN_BYTES * sources.saturating_sub(1) as u64;
         let r = (|| {
+            placed?;
             for r in active.iter_mut() {
                 r.seek((levels, table_keys), io, layout, start, &mut cx)?;
             }
@@ -2832,13 +3075,14 @@ impl<D: BlockDevice> Db<D> {
         })();
         ops.table_block_reads += cx.reads;
         ops.table_meta_reads += cx.meta_reads;
-        runs.keep(KEPT_CURSORS);
+        cursors.put_back(taken);
         r
     }
 
     /// An iterator over the live entries in the given bounds, in key order.
     /// It reads ahead in small chunks, so it holds no more than a few
     /// entries in memory.
+    #[cfg(feature = "alloc")]
     pub fn range<'a>(&'a mut self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'a, D> {
         let own = |b: Bound<&[u8]>| match b {
             Bound::Included(k) => Bound::Included(k.to_vec()),
@@ -2924,7 +3168,7 @@ impl<D: BlockDevice> Db<D> {
             rep.found(u32::MAX, "no manifest block");
         }
         let (mut reads, mut meta_reads) = (0, 0);
-        let mut runs = self.scan_runs.take();
+        let mut runs = self.cursors.take();
         let r = (|| -> Result<(), D> {
             runs.set(0, 0, 0, 0)?;
             let c = &mut runs[0].c;
@@ -3005,8 +3249,7 @@ impl<D: BlockDevice> Db<D> {
             }
             Ok(())
         })();
-        runs.keep(KEPT_CURSORS);
-        self.scan_runs = runs;
+        self.cursors.put_back(runs);
         self.ops.table_block_reads += reads;
         self.ops.table_meta_reads += meta_reads;
         r?;
@@ -3111,6 +3354,7 @@ fn apply_payload<D: BlockDevice>(
 }
 
 /// Iterator returned by [`Db::range`].
+#[cfg(feature = "alloc")]
 pub struct Range<'a, D: BlockDevice> {
     db: &'a mut Db<D>,
     next: Bound<Vec<u8>>,
@@ -3122,9 +3366,12 @@ pub struct Range<'a, D: BlockDevice> {
 
 /// A range reads this many entries first, then twice as many each time,
 /// up to `RANGE_CHUNK`.
+#[cfg(feature = "alloc")]
 const FIRST_RANGE_CHUNK: usize = 8;
+#[cfg(feature = "alloc")]
 const RANGE_CHUNK: usize = 128;
 
+#[cfg(feature = "alloc")]
 impl<D: BlockDevice> Iterator for Range<'_, D> {
     type Item = Result<(Vec<u8>, Vec<u8>), D>;
 

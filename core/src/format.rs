@@ -321,21 +321,24 @@ pub fn put_varint(out: &mut [u8], mut v: u64) -> usize {
     i + 1
 }
 
-/// Frames a record built in place: `buf` holds `FRAME_LEN` placeholder
-/// bytes followed by the payload. Fills in the frame and pads.
+/// Frames a record built in place at the end of `buf`, from `start`:
+/// `FRAME_LEN` placeholder bytes followed by the payload. Fills in the
+/// frame and pads.
 pub(crate) fn seal_record(
     buf: &mut crate::list::List<u8>,
+    start: usize,
     epoch: u64,
     seq: u64,
     align: usize,
 ) -> Result<(), crate::list::Overflow> {
-    let len = (buf.len() - FRAME_LEN) as u32;
-    buf[4..8].copy_from_slice(&len.to_le_bytes());
-    buf[8..16].copy_from_slice(&seq.to_le_bytes());
-    let crc = checksum(epoch, &buf[4..]);
-    buf[0..4].copy_from_slice(&crc.to_le_bytes());
-    let padded = round_up(buf.len(), align);
-    buf.resize(padded, 0xFF)
+    let rec = &mut buf[start..];
+    let len = (rec.len() - FRAME_LEN) as u32;
+    rec[4..8].copy_from_slice(&len.to_le_bytes());
+    rec[8..16].copy_from_slice(&seq.to_le_bytes());
+    let crc = checksum(epoch, &rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+    let padded = round_up(rec.len(), align);
+    buf.resize(start + padded, 0xFF)
 }
 
 /// The 64-bit XXH3 hash of a key, which bloom filters, the memtable's key
@@ -571,7 +574,7 @@ mod tests {
         let mut rec = crate::list::List::new();
         rec.resize(FRAME_LEN, 0).unwrap();
         rec.extend_from_slice(b"payload").unwrap();
-        seal_record(&mut rec, 5, 9, 8).unwrap();
+        seal_record(&mut rec, 0, 5, 9, 8).unwrap();
         let out = rec.to_vec();
         assert_eq!(out.len() % 8, 0);
         let r = parse_record(&out, 0, 5, 8).unwrap();

@@ -10,7 +10,7 @@
 
 use core::ops::Index;
 
-use crate::list::{List, Memory, Overflow};
+use crate::list::{List, Memory, Overflow, Source};
 use crate::manifest::LEVELS;
 use crate::table::Table;
 
@@ -23,7 +23,7 @@ pub(crate) struct Levels {
 
 impl Levels {
     /// Room for `tables` tables (fixed memory) or unbounded (heap).
-    pub fn new(mem: &mut Memory, tables: usize) -> Result<Self, Overflow> {
+    pub fn new(mem: &mut Source<'_>, tables: usize) -> Result<Self, Overflow> {
         Ok(Levels {
             all: mem.list(tables)?,
             ends: [0; LEVELS],
@@ -36,11 +36,6 @@ impl Levels {
         } else {
             self.ends[lvl - 1]
         }
-    }
-
-    /// Every table, staged ones last.
-    pub fn all(&self) -> &[Table] {
-        &self.all
     }
 
     /// Every table, for the key arena to move their keys.
@@ -126,6 +121,12 @@ impl Levels {
         self.all.clear();
         self.ends = [0; LEVELS];
     }
+
+    /// Gives fixed memory back to `mem`, leaving no level.
+    pub fn give_back(&mut self, mem: &mut Memory) {
+        self.clear();
+        core::mem::take(&mut self.all).give_back(mem);
+    }
 }
 
 impl Index<usize> for Levels {
@@ -155,8 +156,8 @@ pub(crate) struct Keys {
 impl Keys {
     /// Key ranges for `blocks` blocks with keys of up to `max_key` bytes
     /// (fixed memory), or unbounded (heap).
-    pub fn new(mem: &mut Memory, blocks: usize, max_key: usize) -> Result<Self, Overflow> {
-        let fixed = mem.left().is_some();
+    pub fn new(mem: &mut Source<'_>, blocks: usize, max_key: usize) -> Result<Self, Overflow> {
+        let fixed = mem.is_fixed();
         let slot = if fixed { 2 * max_key } else { 0 };
         let mut bytes = mem.list(blocks * slot)?;
         if fixed {
@@ -167,12 +168,6 @@ impl Keys {
             slot,
             dead: 0,
         })
-    }
-
-    /// Bytes of memory the key ranges of `blocks` blocks with keys of up to
-    /// `max_key` bytes take in fixed memory.
-    pub const fn memory(blocks: usize, max_key: usize) -> usize {
-        crate::list::region::<u8>(blocks * 2 * max_key)
     }
 
     pub fn smallest(&self, t: &Table) -> &[u8] {
@@ -244,6 +239,11 @@ impl Keys {
             self.dead = 0;
         }
         let _ = tables;
+    }
+
+    /// Gives fixed memory back to `mem`, leaving no key range.
+    pub fn give_back(&mut self, mem: &mut Memory) {
+        core::mem::take(&mut self.bytes).give_back(mem);
     }
 
     pub fn clear(&mut self) {

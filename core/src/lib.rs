@@ -37,32 +37,24 @@ extern crate std;
 pub mod device;
 pub mod error;
 pub mod format;
-#[cfg(feature = "alloc")]
 mod io;
-#[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 mod list;
 
-#[cfg(feature = "alloc")]
 mod cache;
-#[cfg(feature = "alloc")]
 mod db;
-#[cfg(feature = "alloc")]
 mod levels;
-#[cfg(feature = "alloc")]
 mod logging;
-#[cfg(feature = "alloc")]
 mod manifest;
 mod memtable;
-#[cfg(feature = "alloc")]
 mod sizes;
-#[cfg(feature = "alloc")]
 mod table;
 
+pub use db::{Allocation, CheckReport, Config, Db, Stats};
 #[cfg(feature = "alloc")]
-pub use db::{Allocation, Batch, CheckReport, Config, Db, Range, Stats};
+pub use db::{Batch, Range};
 #[cfg(feature = "alloc")]
 pub use device::RamDevice;
 pub use device::{BlockDevice, Geometry};
 pub use error::{Corruption, Error};
-#[cfg(feature = "alloc")]
+pub use list::Memory;
 pub use manifest::LEVELS;

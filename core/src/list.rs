@@ -132,16 +132,6 @@ impl<T: Copy + 'static> List<T> {
         self.extend_from_slice(s)
     }
 
-    pub fn insert(&mut self, at: usize, v: T) -> Result<(), Overflow> {
-        let n = self.len();
-        if at > n {
-            return Err(Overflow);
-        }
-        self.push(v)?;
-        self[at..].rotate_right(1);
-        Ok(())
-    }
-
     pub fn remove(&mut self, at: usize) -> Option<T> {
         let n = self.len();
         if at >= n {
@@ -157,17 +147,6 @@ impl<T: Copy + 'static> List<T> {
         let (from, to) = (from.min(n), to.min(n).max(from.min(n)));
         self[from..].rotate_left(to - from);
         self.truncate(n - (to - from));
-    }
-
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        let mut kept = 0;
-        for i in 0..self.len() {
-            if keep(&self[i]) {
-                self[kept] = self[i];
-                kept += 1;
-            }
-        }
-        self.truncate(kept);
     }
 
     /// Gives the heap's memory back when the list is long empty.
@@ -214,6 +193,7 @@ impl<T: 'static> AsMut<[T]> for List<T> {
 
 impl crate::memtable::Storage for List<u8> {
     fn resize_to(&mut self, len: usize) -> bool {
+        let _ = len;
         match self {
             #[cfg(feature = "alloc")]
             List::Heap(vec) => vec.resize_to(len),
@@ -229,14 +209,116 @@ impl<T: core::fmt::Debug + 'static> core::fmt::Debug for List<T> {
     }
 }
 
-/// Where a store's lists come from: the heap, or slices carved from the
-/// caller's buffer.
-pub(crate) enum Memory {
+/// How many pieces [`Memory`] keeps track of: a store carves fewer.
+const MAX_PIECES: usize = 48;
+
+/// Memory for a store that runs without a heap: one buffer, carved into the
+/// store's lists and buffers when it opens (sized by
+/// [`Config::memory_needed`](crate::Config::memory_needed)), and handed
+/// back by [`Db::close`](crate::Db::close) for the next open.
+///
+/// ```
+/// use cairn_core::{Config, Db, Memory, device::RamDevice, BlockDevice};
+///
+/// let dev = RamDevice::new(1024, 32, 4);
+/// let cfg = Config { memtable_bytes: 512, max_key_len: 16, max_value_len: 64, ..Config::DEFAULT };
+/// let need = cfg.memory_needed(&dev.geometry());
+/// let buf: &'static mut [u8] = Box::leak(vec![0; need].into_boxed_slice());
+/// let mut memory = Memory::new(buf);
+/// let mut db = Db::format_in(dev, cfg.clone(), &mut memory).unwrap();
+/// db.put(b"k", b"v").unwrap();
+/// let dev = db.close(&mut memory);
+/// let mut db = Db::open_in(dev, cfg, &mut memory).unwrap();
+/// assert_eq!(db.get_vec(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+/// ```
+pub struct Memory {
+    /// What is left to carve, in order.
+    pieces: heapless::Vec<&'static mut [u8], MAX_PIECES>,
+}
+
+impl Memory {
+    /// Memory made of `buf`.
+    pub fn new(buf: &'static mut [u8]) -> Self {
+        let mut pieces = heapless::Vec::new();
+        if !buf.is_empty() {
+            let _ = pieces.push(buf);
+        }
+        Memory { pieces }
+    }
+
+    /// Bytes left.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|p| p.len()).sum()
+    }
+
+    /// Whether no byte is left.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Carves `n` elements of `T` off the first piece that holds them.
+    fn take<T: bytemuck::Pod>(&mut self, n: usize) -> Result<&'static mut [T], Overflow> {
+        let bytes = n.checked_mul(core::mem::size_of::<T>()).ok_or(Overflow)?;
+        if bytes == 0 {
+            return Ok(&mut []);
+        }
+        let fits = |p: &&'static mut [u8]| {
+            let skip = p.as_ptr().align_offset(core::mem::align_of::<T>());
+            skip.checked_add(bytes).is_some_and(|end| end <= p.len())
+        };
+        let i = self.pieces.iter().position(fits).ok_or(Overflow)?;
+        let piece = core::mem::take(&mut self.pieces[i]);
+        let skip = piece.as_ptr().align_offset(core::mem::align_of::<T>());
+        let (_, aligned) = piece.split_at_mut(skip);
+        let (mine, rest) = aligned.split_at_mut(bytes);
+        if rest.is_empty() {
+            self.pieces.remove(i);
+        } else {
+            self.pieces[i] = rest;
+        }
+        bytemuck::try_cast_slice_mut(mine).map_err(|_| Overflow)
+    }
+
+    /// The pieces left, in order.
+    pub(crate) fn into_pieces(self) -> impl Iterator<Item = &'static mut [u8]> {
+        self.pieces.into_iter()
+    }
+
+    /// Takes `piece` back.
+    pub(crate) fn give(&mut self, piece: &'static mut [u8]) {
+        if !piece.is_empty() {
+            // More pieces than a store carves never come back.
+            let _ = self.pieces.push(piece);
+        }
+    }
+}
+
+impl core::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Memory")
+            .field("bytes", &self.len())
+            .field("pieces", &self.pieces.len())
+            .finish()
+    }
+}
+
+impl<T: bytemuck::Pod> List<T> {
+    /// Gives a fixed list's slice back to `mem`.
+    #[allow(irrefutable_let_patterns)] // without `alloc`, every list is fixed
+    pub fn give_back(self, mem: &mut Memory) {
+        if let List::Fixed { buf, .. } = self {
+            mem.give(bytemuck::cast_slice_mut(buf));
+        }
+    }
+}
+
+/// Where a store's lists come from: the heap, or a caller's [`Memory`].
+pub(crate) enum Source<'m> {
     /// Lists grow on the heap.
     #[cfg(feature = "alloc")]
     Heap,
-    /// Lists are carved from what is left of the caller's buffer.
-    Fixed(&'static mut [u8]),
+    /// Lists are carved from the caller's memory.
+    Fixed(&'m mut Memory),
 }
 
 /// Bytes a region of `n` elements of `T` takes from a caller's buffer,
@@ -245,13 +327,13 @@ pub(crate) const fn region<T>(n: usize) -> usize {
     n * core::mem::size_of::<T>() + core::mem::align_of::<T>() - 1
 }
 
-impl Memory {
+impl Source<'_> {
     /// A list that holds `n` elements (fixed), or grows (heap).
     pub fn list<T: bytemuck::Pod>(&mut self, n: usize) -> Result<List<T>, Overflow> {
         match self {
             #[cfg(feature = "alloc")]
-            Memory::Heap => Ok(List::Heap(alloc::vec::Vec::new())),
-            Memory::Fixed(rest) => Ok(List::fixed(take(rest, n)?)),
+            Source::Heap => Ok(List::Heap(alloc::vec::Vec::new())),
+            Source::Fixed(mem) => Ok(List::fixed(mem.take(n)?)),
         }
     }
 
@@ -262,35 +344,14 @@ impl Memory {
         Ok(l)
     }
 
-    /// Bytes left of the caller's buffer (`None` on the heap).
-    pub fn left(&self) -> Option<usize> {
+    /// Whether lists are fixed.
+    pub fn is_fixed(&self) -> bool {
         match self {
             #[cfg(feature = "alloc")]
-            Memory::Heap => None,
-            Memory::Fixed(rest) => Some(rest.len()),
+            Source::Heap => false,
+            Source::Fixed(_) => true,
         }
     }
-}
-
-/// Carves `n` elements of `T` off the front of `rest`.
-fn take<T: bytemuck::Pod>(
-    rest: &mut &'static mut [u8],
-    n: usize,
-) -> Result<&'static mut [T], Overflow> {
-    let all = core::mem::take(rest);
-    let skip = match all.as_ptr().align_offset(core::mem::align_of::<T>()) {
-        s if s <= all.len() => s,
-        _ => all.len(),
-    };
-    let bytes = n.checked_mul(core::mem::size_of::<T>()).ok_or(Overflow)?;
-    if skip + bytes > all.len() {
-        *rest = all;
-        return Err(Overflow);
-    }
-    let (_, aligned) = all.split_at_mut(skip);
-    let (mine, left) = aligned.split_at_mut(bytes);
-    *rest = left;
-    bytemuck::try_cast_slice_mut(mine).map_err(|_| Overflow)
 }
 
 #[cfg(test)]
@@ -312,9 +373,6 @@ mod tests {
         assert_eq!(l.resize(4, 0), Err(Overflow));
         assert_eq!(&l[..], &[1, 2, 3]);
         assert_eq!(l.remove(0), Some(1));
-        l.insert(1, 9).unwrap();
-        assert_eq!(&l[..], &[2, 9, 3]);
-        l.retain(|&x| x != 9);
         assert_eq!(&l[..], &[2, 3]);
         l.drain_range(0, 1);
         assert_eq!(&l[..], &[3]);
@@ -323,16 +381,25 @@ mod tests {
     }
 
     #[test]
-    fn carving_aligns_and_counts() {
+    fn carving_aligns_and_memory_comes_back() {
         extern crate std;
         let buf: &'static mut [u8] = std::boxed::Box::leak(std::vec![0u8; 64].into_boxed_slice());
-        let mut mem = Memory::Fixed(&mut buf[1..]);
-        let a: List<u8> = mem.list(3).unwrap();
-        let b: List<u64> = mem.list(2).unwrap();
-        assert_eq!(a.room(), Some(3));
-        assert_eq!(b.room(), Some(2));
-        assert!(mem.left().unwrap() <= 63 - 3 - 16);
+        let (_, odd) = buf.split_at_mut(1);
+        let mut mem = Memory::new(odd);
+        let mut src = Source::Fixed(&mut mem);
+        let a: List<u8> = src.list(3).unwrap();
+        let b: List<u64> = src.list(2).unwrap();
+        assert_eq!((a.room(), b.room()), (Some(3), Some(2)));
+        assert_eq!(src.list::<u64>(100).err(), Some(Overflow));
         assert!(region::<u8>(3) + region::<u64>(2) <= 63);
-        assert_eq!(mem.list::<u64>(100).err(), Some(Overflow));
+        let left = mem.len();
+        assert!(left <= 63 - 3 - 16);
+        a.give_back(&mut mem);
+        b.give_back(&mut mem);
+        assert_eq!(mem.len(), left + 3 + 16);
+        // The same requests fit again.
+        let mut src = Source::Fixed(&mut mem);
+        let _: List<u8> = src.list(3).unwrap();
+        let _: List<u64> = src.list(2).unwrap();
     }
 }

@@ -37,10 +37,10 @@ pub(crate) fn push_bytes(out: &mut List<u8>, b: &[u8]) -> Result<(), Overflow> {
     out.extend_from_slice(b)
 }
 
-/// The longest manifest of a store of `blocks` blocks: every block named
-/// once, as a table or a log block.
-pub(crate) const fn max_len(blocks: usize) -> usize {
-    8 + 10 + 1 + LEVELS * 10 + blocks * (5 + 8 + 5)
+/// The longest manifest of a store of `blocks` blocks naming at most
+/// `wal` log blocks: every other block a table.
+pub(crate) const fn max_len(blocks: usize, wal: usize) -> usize {
+    8 + 10 + 1 + LEVELS * 10 + wal * (5 + 8 + 5) + blocks * 5
 }
 
 /// Appends the manifest to `out`: `last_seq`, the log blocks `wal`, and the

@@ -112,6 +112,13 @@ pub(crate) struct Memtable<S: Storage> {
     head: [u32; MAX_HEIGHT],
 }
 
+impl<S: Storage> Memtable<S> {
+    /// The arena, given back.
+    pub fn into_storage(self) -> S {
+        self.buf
+    }
+}
+
 impl<S: Storage> Default for Memtable<S> {
     fn default() -> Self {
         Memtable::new(S::default())

@@ -13,13 +13,9 @@ use crate::manifest::{self, WalRef, LEVELS};
 use crate::memtable;
 use crate::table::{Table, META_HEAD, META_REC};
 
-/// Sorted runs a store in fixed memory can read at once: its scans and
-/// merges keep a cursor per run. Level 0 may hold `MAX_RUNS - (LEVELS - 1)`
-/// runs; past that it is merged down before it takes another flush.
-pub(crate) const MAX_RUNS: usize = 12;
-
-/// Level-0 runs a store in fixed memory holds at most.
-pub(crate) const MAX_L0_RUNS: usize = MAX_RUNS - (LEVELS - 1);
+/// Sorted runs a store in fixed memory can read at once, at most: its
+/// scans and merges keep a cursor per run (see `Sizes::runs`).
+pub(crate) const MAX_RUNS: usize = 8;
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
@@ -49,8 +45,6 @@ pub(crate) struct Sizes {
     pub max_value: usize,
     /// Bytes of the memtable's arena.
     pub arena: usize,
-    /// Target bytes of a data block.
-    pub data_block_bytes: usize,
     /// The largest data block, padded: its entries, restart array and
     /// checksum.
     pub data: usize,
@@ -62,14 +56,10 @@ pub(crate) struct Sizes {
     pub index: usize,
     /// The largest bloom filter, padded.
     pub bloom: usize,
-    /// The largest decoded index.
-    pub meta: usize,
     /// A buffer for reads of data blocks, indexes, headers and footers.
     pub raw: usize,
     /// A buffer for a bloom filter or a decoded index.
     pub own: usize,
-    /// The largest log record, padded.
-    pub record: usize,
     /// Log records buffered with `sync_writes` off before they are
     /// programmed.
     pub log_buffer: usize,
@@ -78,6 +68,14 @@ pub(crate) struct Sizes {
     pub records: usize,
     /// Bytes of a log or metadata block read at a time while mounting.
     pub record_window: usize,
+    /// Log blocks the manifest may name.
+    pub wal: usize,
+    /// In fixed memory, the sorted runs level 0 may hold: past that it is
+    /// merged down before it takes another flush.
+    pub l0_runs: usize,
+    /// In fixed memory, the cursors a scan or merge may need: one per run
+    /// of level 0 and per deeper level the device can fill.
+    pub runs: usize,
 }
 
 impl Sizes {
@@ -114,34 +112,53 @@ impl Sizes {
         );
         let keys = bs / smallest_entry;
         let bits = max(keys * cfg.bloom_bits_per_key as usize, 64);
-        let bloom = round_up(1 + bits.div_ceil(8) + 4, align);
+        let bloom = max(round_up(1 + bits.div_ceil(8) + 4, align), footer_region);
         let meta = META_HEAD + (table_blocks + 1) * META_REC + table_blocks * max_key;
         let raw = max(max(data, index), max(header_len, footer_region));
         let own = max(meta, bloom);
-        let record = round_up(bs - min(header_len, bs), align);
-        let log_buffer = min(bs / 4, 64 << 10) + record;
-        let record_window = round_up(max(min(dbb, bs), min(1024, bs)), align);
-        let manifest = record_len(manifest::max_len(blocks), align);
+        // A log record holds operations that fit the memtable, each
+        // smaller than the node it takes there, and fits a block.
+        let record = min(
+            round_up(bs - min(header_len, bs), align),
+            record_len(cfg.memtable_bytes + 10, align),
+        );
+        // Records are buffered up to the limit, or one at a time.
+        let log_buffer = max(min(bs / 4, 64 << 10), record);
+        let record_window = round_up(max(min(dbb, bs), min(512, bs)), align);
+        let wal = max(2 * cfg.memtable_bytes / bs + 2, 2) + 2;
+        let manifest = record_len(manifest::max_len(blocks, wal), align);
         let records = max(max(record_window, record), manifest);
+        // Level `l + 1` exists once level `l` outgrew memtable * trigger *
+        // multiplier^(l - 1) bytes, which the device must hold.
+        let base = cfg.memtable_bytes.saturating_mul(cfg.l0_compaction_trigger);
+        let capacity = bs.saturating_mul(blocks);
+        let mut deeper = 1;
+        let mut target = base;
+        while deeper < LEVELS - 1 && target < capacity {
+            deeper += 1;
+            target = target.saturating_mul(max(cfg.level_size_multiplier as usize, 2));
+        }
+        let l0_runs = max(min(cfg.l0_compaction_trigger + 1, MAX_RUNS - deeper - 1), 1);
+        let runs = min(l0_runs + deeper, MAX_RUNS);
         Sizes {
             blocks,
             words: blocks.div_ceil(32),
             max_key,
             max_value,
             arena: memtable::arena_len(cfg.memtable_bytes),
-            data_block_bytes: dbb,
             data,
             restarts,
             table_blocks,
             index,
             bloom,
-            meta,
             raw,
             own,
-            record,
             log_buffer,
             records,
             record_window,
+            wal,
+            l0_runs,
+            runs,
         }
     }
 
@@ -150,17 +167,15 @@ impl Sizes {
     /// room to align each.
     pub const fn memory(&self) -> usize {
         let n = self.blocks;
-        let cursors = MAX_RUNS + 1;
         // Space: used, pending, deferred.
         region::<u32>(self.words) * 2
             + region::<u32>(n)
             // Key ranges and tables.
             + region::<u8>(n * 2 * self.max_key)
             + region::<Table>(n)
-            // Level-0 runs, log blocks, header scan, freed blocks, bitmap.
-            + region::<usize>(n)
-            + region::<WalRef>(n)
-            + region::<[u64; 2]>(n)
+            // Level-0 runs, log blocks, freed blocks, bitmap.
+            + region::<usize>(MAX_RUNS)
+            + region::<WalRef>(self.wal)
             + region::<u32>(n)
             + region::<u32>(self.words)
             // Memtable.
@@ -168,7 +183,6 @@ impl Sizes {
             // Read buffers, log buffers, manifest and record buffer.
             + region::<u8>(self.raw)
             + region::<u8>(self.own)
-            + region::<u8>(self.record)
             + region::<u8>(self.log_buffer)
             + region::<u8>(self.records)
             // Keys and values of scans and merges.
@@ -180,8 +194,8 @@ impl Sizes {
             + region::<u16>(self.restarts)
             + region::<u8>(self.index)
             + region::<u8>(self.max_key)
-            + region::<u8>(self.index + self.bloom)
+            + region::<u8>(self.bloom)
             // Cursors: a data block and the data blocks' spans each.
-            + cursors * (region::<u8>(self.data) + region::<u32>(2 * self.table_blocks))
+            + self.runs * (region::<u8>(self.data) + region::<u32>(2 * self.table_blocks))
     }
 }

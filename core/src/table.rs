@@ -10,8 +10,6 @@
 //! that are not in the table. The footer, at a fixed place at the end of the
 //! block, locates the rest.
 
-use alloc::vec::Vec;
-
 use crate::levels::Keys;
 use crate::list::List;
 use core::cmp::Ordering;
@@ -26,7 +24,7 @@ use crate::format::{
     HEADER_LEN, OP_DELETE, OP_PUT, RESTART_INTERVAL,
 };
 use crate::io::Io;
-use crate::list::{Memory, Overflow};
+use crate::list::{Overflow, Source};
 use crate::manifest::{push_bytes, push_varint};
 use crate::sizes::Sizes;
 
@@ -91,13 +89,14 @@ pub(crate) struct TableBuilder {
     hashes: List<u64>,
     tombstones: u32,
     last_key: List<u8>,
-    /// The index and bloom filter, built when the table is finished.
+    /// The bloom filter, and then the footer, built when the table is
+    /// finished.
     out: List<u8>,
 }
 
 impl TableBuilder {
     /// A builder whose buffers come from `mem`, sized by `sz`.
-    pub fn new(layout: Layout, mem: &mut Memory, sz: &Sizes) -> Result<Self, Overflow> {
+    pub fn new(layout: Layout, mem: &mut Source<'_>, sz: &Sizes) -> Result<Self, Overflow> {
         Ok(TableBuilder {
             layout,
             dest: None,
@@ -111,8 +110,18 @@ impl TableBuilder {
             hashes: mem.list(0)?,
             tombstones: 0,
             last_key: mem.list(sz.max_key)?,
-            out: mem.list(sz.index + sz.bloom)?,
+            out: mem.list(sz.bloom)?,
         })
+    }
+
+    /// Gives fixed memory back to `mem`, in the order `new` took it.
+    pub fn give_back(&mut self, mem: &mut crate::list::Memory) {
+        core::mem::take(&mut self.buf).give_back(mem);
+        core::mem::take(&mut self.restarts).give_back(mem);
+        core::mem::take(&mut self.index).give_back(mem);
+        core::mem::take(&mut self.hashes).give_back(mem);
+        core::mem::take(&mut self.last_key).give_back(mem);
+        core::mem::take(&mut self.out).give_back(mem);
     }
 
     /// Starts over, for the next table.
@@ -153,8 +162,8 @@ impl TableBuilder {
         let bloom_bits = (self.entries + 1) * l.bloom_bits_per_key;
         let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
         data + index + bloom + l.footer_region <= l.block_size
-            && self.index.fits(2 * (key.len() + 10) + 10)
-            && self.out.fits(index + bloom)
+            && self.index.fits(2 * (key.len() + 10) + 20 + l.align)
+            && self.out.fits(bloom)
     }
 
     /// Adds an entry; keys must arrive in strictly increasing order and
@@ -304,34 +313,40 @@ impl TableBuilder {
         let l = self.layout;
         let data_end = self.off;
 
-        // Index and bloom filter, programmed together.
+        // The bloom filter first: made in `out`, reading the table back if
+        // the keys' hashes were not kept.
         let index_off = self.off;
-        let out = &mut self.out;
-        out.clear();
-        push_varint(out, self.blocks as u64)?;
-        out.extend_from_slice(&self.index)?;
-        push_bytes(out, &self.last_key)?;
-        let crc = checksum(epoch, out);
-        out.extend_from_slice(&crc.to_le_bytes())?;
-        let index_len = out.len();
-        out.resize(round_up(out.len(), l.align), 0xFF)?;
-
-        let bloom_off = index_off + out.len();
         let nbits = (self.entries * l.bloom_bits_per_key).max(64).div_ceil(8) * 8;
         let k = ((l.bloom_bits_per_key as f32 * 0.69) as u8).clamp(1, 30);
-        let bits_at = out.len() + 1;
-        out.push(k)?;
-        out.resize(bits_at + nbits / 8, 0)?;
-        self.set_bloom_bits(io, block, bits_at, nbits as u64, k)?;
-        let out = &mut self.out;
-        let crc = checksum(epoch, &out[bits_at - 1..]);
-        out.extend_from_slice(&crc.to_le_bytes())?;
-        let bloom_len = out.len() - (bloom_off - index_off);
-        out.resize(round_up(out.len(), l.align), 0xFF)?;
-        if index_off + out.len() > l.footer_off() {
+        self.out.clear();
+        self.out.push(k)?;
+        self.out.resize(1 + nbits / 8, 0)?;
+        self.set_bloom_bits(io, block, 1, nbits as u64, k)?;
+        let crc = checksum(epoch, &self.out);
+        self.out.extend_from_slice(&crc.to_le_bytes())?;
+        let bloom_len = self.out.len();
+        self.out.resize(round_up(bloom_len, l.align), 0xFF)?;
+
+        // The index, made in place: its count goes in front of the entries.
+        let index = &mut self.index;
+        let mut count = [0u8; 10];
+        let n = crate::format::put_varint(&mut count, self.blocks as u64);
+        let entries = index.len();
+        index.resize(entries + n, 0)?;
+        index.rotate_right(n);
+        index[..n].copy_from_slice(&count[..n]);
+        push_bytes(index, &self.last_key)?;
+        let crc = checksum(epoch, index);
+        index.extend_from_slice(&crc.to_le_bytes())?;
+        let index_len = index.len();
+        index.resize(round_up(index_len, l.align), 0xFF)?;
+        let bloom_off = index_off + index.len();
+        if bloom_off + self.out.len() > l.footer_off() {
             return Err(Error::corrupted(block, "table overflowed its block"));
         }
-        io.program(block, index_off as u32, out)?;
+        io.program(block, index_off as u32, index)?;
+        io.program(block, bloom_off as u32, &self.out)?;
+        let out = &mut self.out;
 
         let footer = Footer {
             entries: self.entries as u32,
@@ -348,7 +363,7 @@ impl TableBuilder {
         footer.emit(out, epoch);
         io.program(block, l.footer_off() as u32, out)?;
 
-        let mut r = Reader::new(&self.index);
+        let mut r = Reader::new(&self.index[n..]);
         let klen = r.varint().unwrap_or(0) as usize;
         let smallest = r.bytes(klen).unwrap_or_default();
         let mut t = Table::with_range(block, epoch, footer, smallest, &self.last_key);
@@ -771,6 +786,7 @@ impl Table {
     /// This table's bloom filter or index from the cache, or read from the
     /// device (through `raw`, into `own`) and cached. `Some` holds the
     /// cached copy; `None` means it is in `own`.
+    #[cfg_attr(not(feature = "alloc"), allow(unreachable_code))] // no cache
     fn fetch<D: BlockDevice>(
         &self,
         io: &mut Io<D>,
@@ -1086,6 +1102,15 @@ impl TableCursor {
         }
     }
 
+    /// The buffers of a cursor in fixed memory, taken back.
+    pub fn take_buffers(&mut self) -> (List<u8>, List<u32>) {
+        self.release_shared();
+        (
+            core::mem::take(&mut self.own),
+            core::mem::take(&mut self.spans),
+        )
+    }
+
     /// Data blocks of the table, and where block `i` is.
     fn block_span(&self, i: usize) -> (usize, Option<(usize, usize)>) {
         if self.fixed {
@@ -1281,6 +1306,7 @@ impl TableCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     /// A data block as `TableBuilder` lays it out (without its checksum).
     fn block(keys: &[&[u8]]) -> Vec<u8> {

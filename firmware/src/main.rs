@@ -8,17 +8,13 @@
 //!
 //! Either way it prints its results over semihosting and exits through
 //! semihosting: status 0 when every check passed, non-zero on a failed
-//! check, a panic (an allocation failure included) or a hard fault.
+//! check, a panic or a hard fault. There is no heap: the store lives in a
+//! static buffer of the size its configuration needs.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[cfg(feature = "store")]
-extern crate alloc;
-
 mod board;
-#[cfg(feature = "store")]
-mod heap;
 mod nor;
 mod stack;
 #[cfg(feature = "store")]
@@ -58,10 +54,9 @@ fn main() -> ! {
     let mut flash = board::take_flash();
 
     #[cfg(feature = "store")]
-    {
-        heap::init();
-        store::run(&mut flash);
-    }
+    let (store_memory, store_handle) = store::run(&mut flash);
+    #[cfg(not(feature = "store"))]
+    let (store_memory, store_handle) = (0, 0);
     #[cfg(not(feature = "store"))]
     {
         match nor::self_test(&mut flash) {
@@ -82,32 +77,13 @@ fn main() -> ! {
     let stack = stack::measure();
     ensure(!stack.overflowed(), "stack", "the stack ran out of room");
     hprintln!("info stack: peak {} of {} bytes", stack.peak, stack.size);
-    #[cfg(feature = "store")]
-    let (heap_size, heap_peak, heap_high_water, heap_used) = {
-        let u = heap::usage();
-        hprintln!(
-            "info heap: {} allocations, peak {} bytes live, high-water mark {} of {} bytes, \
-             {} in use at the end",
-            u.allocations,
-            u.peak,
-            u.high_water,
-            u.size,
-            heap::used()
-        );
-        (u.size, u.peak, u.high_water, heap::used())
-    };
-    #[cfg(not(feature = "store"))]
-    let (heap_size, heap_peak, heap_high_water, heap_used) = (0, 0, 0, 0);
     // One line for scripts.
     hprintln!(
-        "report stack_peak={} stack_size={} heap_size={} heap_peak={} heap_high_water={} \
-         heap_used_at_end={}",
+        "report stack_peak={} stack_size={} store_memory={} store_handle={}",
         stack.peak,
         stack.size,
-        heap_size,
-        heap_peak,
-        heap_high_water,
-        heap_used
+        store_memory,
+        store_handle
     );
     hprintln!("PASS");
     debug::exit(debug::EXIT_SUCCESS);

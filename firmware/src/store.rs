@@ -3,12 +3,14 @@
 //! every answer with a model of what the store must hold.
 //!
 //! It sees the store only through `cairn_core::Db` and the flash only
-//! through `cairn_flash::NorFlashDevice`, as an application would.
+//! through `cairn_flash::NorFlashDevice`, as an application would. The
+//! store lives in a static buffer of `board::STORE_MEMORY` bytes, handed
+//! back when it closes and in again when it reopens: no heap.
 
 use core::fmt::Display;
 use core::ops::Bound;
 
-use cairn_core::{BlockDevice, Db};
+use cairn_core::{BlockDevice, Db, Memory};
 use cairn_flash::NorFlashDevice;
 use cortex_m_semihosting::hprintln;
 
@@ -130,12 +132,15 @@ fn scan_range<D: BlockDevice>(db: &mut Db<D>, model: &Model, from: usize, to: us
 /// The store stays in the caller's one slot throughout, so that the
 /// caller's stack holds one `Db`, not one per reboot.
 #[inline(never)]
-fn remount<D: BlockDevice>(slot: &mut Option<Db<D>>) -> &mut Db<D> {
+fn remount<'s, D: BlockDevice>(slot: &'s mut Option<Db<D>>, memory: &mut Memory) -> &'s mut Db<D> {
     let Some(db) = slot.take() else {
         fail("remount", &"no store to remount")
     };
-    let dev = db.into_device();
-    let db = slot.insert(ok(Db::open(dev, board::config()), "open after remount"));
+    let dev = db.close(memory);
+    let db = slot.insert(ok(
+        Db::open_in(dev, board::CONFIG, memory),
+        "open after remount",
+    ));
     hprintln!("ok   remount: store opened from flash");
     db
 }
@@ -143,11 +148,20 @@ fn remount<D: BlockDevice>(slot: &mut Option<Db<D>>) -> &mut Db<D> {
 // The phases below are kept out of line so that the locals of one do not
 // add to the stack of another.
 
-/// Formats a store on `dev`.
+/// Formats a store on `dev`, in `memory`.
 #[inline(never)]
-fn format<D: BlockDevice>(dev: D, slot: &mut Option<Db<D>>) -> &mut Db<D> {
+fn format<'s, D: BlockDevice>(
+    dev: D,
+    memory: &mut Memory,
+    slot: &'s mut Option<Db<D>>,
+) -> &'s mut Db<D> {
     let g = dev.geometry();
-    let db = slot.insert(ok(Db::format(dev, board::config()), "format"));
+    ensure(
+        g == board::GEOMETRY,
+        "format",
+        "the flash is not the shape the memory was sized for",
+    );
+    let db = slot.insert(ok(Db::format_in(dev, board::CONFIG, memory), "format"));
     hprintln!(
         "ok   format: {} blocks of {} bytes, program unit {}, values up to {} bytes",
         g.block_count,
@@ -241,9 +255,10 @@ fn check<D: BlockDevice>(db: &mut Db<D>) {
 }
 
 /// Runs the workout on `flash`; stops the firmware with a failure at the
-/// first wrong answer.
+/// first wrong answer. Returns the bytes of the store's static buffer and
+/// of its handle.
 #[inline(never)]
-pub fn run(flash: &mut Flash) {
+pub fn run(flash: &mut Flash) -> (usize, usize) {
     let dev = match NorFlashDevice::new(flash) {
         Ok(dev) => dev,
         Err(rejected) => fail("flash", &rejected.error),
@@ -252,19 +267,27 @@ pub fn run(flash: &mut Flash) {
         generation: [0; KEYS],
     };
     let mut slot = None;
-    let db = format(dev, &mut slot);
+    let memory = board::take_store_memory();
+    let db = format(dev, memory, &mut slot);
+    let handle = core::mem::size_of_val(db);
+    hprintln!(
+        "info memory: {} bytes of static buffer, {} bytes of handle, no heap",
+        board::STORE_MEMORY,
+        handle
+    );
     write(db, &mut model);
     verify(db, &model, "read back");
     scan_range(db, &model, KEYS / 4, KEYS * 3 / 4, "range scan");
     scan_range(db, &model, 0, KEYS, "full scan");
 
-    let db = remount(&mut slot);
+    let db = remount(&mut slot, memory);
     verify(db, &model, "read after remount");
     scan_range(db, &model, KEYS / 3, KEYS / 2, "range scan after remount");
     write_more(db, &mut model);
 
-    let db = remount(&mut slot);
+    let db = remount(&mut slot, memory);
     verify(db, &model, "read after second remount");
     scan_range(db, &model, 0, KEYS, "full scan after second remount");
     check(db);
+    (board::STORE_MEMORY, handle)
 }
