@@ -841,7 +841,11 @@ impl Records {
             return Ok(true);
         }
         let span = self.limit.min(l.block_size) - off.min(self.limit);
-        let want = round_up(len.max(l.record_window), l.align).min(round_up(span, l.align));
+        let mut want = round_up(len.max(l.record_window), l.align).min(round_up(span, l.align));
+        if let Some(cap) = buf.capacity() {
+            // A fixed buffer reads less ahead, but never less than `len`.
+            want = want.min(cap / l.align * l.align);
+        }
         if len > want || off + want > l.block_size {
             return Ok(false);
         }
@@ -851,6 +855,48 @@ impl Records {
         self.win_at = off;
         self.win_len = want;
         Ok(true)
+    }
+
+    /// Whether the record at `off`, of a `len`-byte payload, verifies: its
+    /// checksum, computed through `buf` a piece at a time.
+    fn verifies<D: BlockDevice>(
+        &mut self,
+        io: &mut Io<D>,
+        buf: &mut List<u8>,
+        l: &Layout,
+        len: usize,
+    ) -> Result<bool, D> {
+        let Some(cap) = buf.capacity() else {
+            return Ok(false);
+        };
+        let piece = cap / l.align * l.align;
+        if piece < FRAME_LEN || piece == 0 {
+            return Ok(false);
+        }
+        let end = self.off + FRAME_LEN + len;
+        let mut sum = crate::format::Checksum::new(self.epoch);
+        let mut stored = None;
+        let mut at = self.off;
+        // Later reads go elsewhere in the buffer: the window is gone.
+        self.win_len = 0;
+        while at < end {
+            let n = piece.min(round_up(end - at, l.align));
+            if at + n > l.block_size {
+                return Ok(false);
+            }
+            buf.clear();
+            buf.resize(n, 0)?;
+            io.read(self.block, at as u32, buf)?;
+            let skip = if at == self.off {
+                stored = crate::format::u32_at(buf, 0);
+                4
+            } else {
+                0
+            };
+            sum.update(&buf[skip..n.min(end - at)]);
+            at += n;
+        }
+        Ok(stored == Some(sum.finish()))
     }
 
     /// The next valid record: its sequence number and where its payload
@@ -869,7 +915,21 @@ impl Records {
         let Some(end) = (FRAME_LEN + len).checked_add(self.off) else {
             return Ok(None);
         };
-        if end > self.limit || !self.fill(io, buf, l, FRAME_LEN + len)? {
+        if end > self.limit {
+            return Ok(None);
+        }
+        if buf
+            .capacity()
+            .is_some_and(|cap| round_up(FRAME_LEN + len, l.align) > cap / l.align * l.align)
+        {
+            // Larger than any record this store writes: torn, or written by
+            // a store with a larger memtable, which this one cannot replay.
+            return match self.verifies(io, buf, l, len)? {
+                true => Err(Error::OutOfMemory),
+                false => Ok(None),
+            };
+        }
+        if !self.fill(io, buf, l, FRAME_LEN + len)? {
             return Ok(None);
         }
         let at = self.off - self.win_at;

@@ -48,6 +48,29 @@ pub fn checksum(epoch: u64, data: &[u8]) -> u32 {
     }
 }
 
+/// [`checksum`] computed piece by piece, for data read a piece at a time.
+pub(crate) struct Checksum(crc::Digest<'static, u32, CrcImpl>);
+
+/// The CRC-32C engine incremental checksums borrow.
+static CRC_ENGINE: crc::Crc<u32, CrcImpl> = CRC;
+
+impl Checksum {
+    /// A checksum seeded with `epoch`, as [`checksum`] is.
+    pub fn new(epoch: u64) -> Self {
+        let mut d = CRC_ENGINE.digest();
+        d.update(&epoch.to_le_bytes());
+        Checksum(d)
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(self) -> u32 {
+        self.0.finalize()
+    }
+}
+
 /// [`checksum`] computed by table lookups on any target.
 pub fn checksum_portable(epoch: u64, data: &[u8]) -> u32 {
     let mut d = CRC.digest();

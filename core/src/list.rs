@@ -58,6 +58,15 @@ impl<T: Copy + 'static> List<T> {
         }
     }
 
+    /// How many elements the list holds at most, if it is fixed.
+    pub fn capacity(&self) -> Option<usize> {
+        match self {
+            #[cfg(feature = "alloc")]
+            List::Heap(_) => None,
+            List::Fixed { buf, .. } => Some(buf.len()),
+        }
+    }
+
     /// Whether `n` more elements fit.
     pub fn fits(&self, n: usize) -> bool {
         self.room().is_none_or(|r| r >= n)

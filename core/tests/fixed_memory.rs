@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use cairn_core::format::{parse_record, BlockHeader, BlockKind};
 use cairn_core::{BlockDevice, Config, Db, Error, Memory, RamDevice};
 
 mod common;
@@ -218,4 +219,72 @@ fn many_small_flushes_stay_within_the_cursors_a_scan_has() {
         assert_eq!(n, 2 * (i as usize + 1));
     }
     assert!(db.check().unwrap().is_ok());
+}
+
+/// The log block of a store on `dev`, and where its valid records end.
+fn log_tail(dev: &mut RamDevice) -> (u32, u32) {
+    let g = dev.geometry();
+    let mut block = vec![0u8; g.block_size as usize];
+    for b in 0..g.block_count {
+        dev.read(b, 0, &mut block).unwrap();
+        let Some(h) = BlockHeader::parse(&block) else {
+            continue;
+        };
+        if h.kind != BlockKind::Wal {
+            continue;
+        }
+        let mut off = 32;
+        while let Some(r) = parse_record(&block, off, h.epoch, 4) {
+            off = r.next;
+        }
+        if off > 32 {
+            return (b, off as u32);
+        }
+    }
+    panic!("no log block holds records");
+}
+
+/// A record torn by a power cut may leave a length that points far past
+/// anything this store writes: the end of the log, not an error (a store in
+/// fixed memory failed to open, out of memory, after such a cut).
+#[test]
+fn regression_torn_record_longer_than_fixed_buffer_ends_the_log() {
+    let dev = RamDevice::new(4096, 16, 4);
+    let cfg = config();
+    let mut memory = leaked(cfg.memory_needed(&dev.geometry()));
+    let mut db = Db::format_in(dev, cfg.clone(), &mut memory).unwrap();
+    db.put(b"kept", b"value").unwrap();
+    let mut dev = db.close(&mut memory);
+    // A frame whose length was programmed, and nothing after it.
+    let (block, off) = log_tail(&mut dev);
+    let mut frame = [0u8; 16];
+    frame[4..8].copy_from_slice(&3000u32.to_le_bytes());
+    dev.program(block, off, &frame).unwrap();
+    let mut db = Db::open_in(dev, cfg, &mut memory).unwrap();
+    assert_eq!(db.get_vec(b"kept").unwrap().as_deref(), Some(&b"value"[..]));
+}
+
+/// A log written with a larger memtable holds records a smaller fixed
+/// memory cannot replay: opening says so, and loses nothing.
+#[test]
+fn a_log_too_large_for_fixed_memory_is_refused_not_dropped() {
+    let dev = RamDevice::new(4096, 16, 4);
+    let big = Config {
+        memtable_bytes: 8192,
+        ..config()
+    };
+    let mut db = Db::format(dev, big.clone()).unwrap();
+    let value = [5u8; 60];
+    let keys: Vec<[u8; 6]> = (0..40).map(key).collect();
+    let ops: Vec<(&[u8], Option<&[u8]>)> =
+        keys.iter().map(|k| (&k[..], Some(&value[..]))).collect();
+    db.write_ops(&ops).unwrap();
+    let dev = db.into_device();
+    let mut memory = leaked(config().memory_needed(&dev.geometry()));
+    let r = Db::open_in(dev.clone(), config(), &mut memory);
+    assert!(matches!(r, Err(Error::OutOfMemory)), "{:?}", r.err());
+    // With the configuration that wrote it, everything is there.
+    let mut memory = leaked(big.memory_needed(&dev.geometry()));
+    let mut db = Db::open_in(dev, big, &mut memory).unwrap();
+    assert_eq!(db.get_vec(&key(39)).unwrap().as_deref(), Some(&value[..]));
 }

@@ -299,10 +299,11 @@ fn run_simulations(
     let sum = |f: fn(&SimReport) -> u64| reports.iter().map(f).sum::<u64>();
     let failed: Vec<&SimReport> = reports.iter().filter(|r| r.violation.is_some()).collect();
     println!(
-        "simulate: {} runs, {} steps, {} acked operations, {} cuts inside operations, \
-         {} crashes between operations, {} cuts during recovery, {} I/O errors, {} reboots, \
-         {} violations, {:.1}s",
+        "simulate: {} runs ({} in fixed memory), {} steps, {} acked operations, {} cuts \
+         inside operations, {} crashes between operations, {} cuts during recovery, {} I/O \
+         errors, {} reboots, {} violations, {:.1}s",
         reports.len(),
+        reports.iter().filter(|r| r.fixed_memory).count(),
         sum(|r| r.steps_done),
         sum(|r| r.acked),
         sum(|r| r.cuts),

@@ -11,7 +11,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use cairn_core::{Allocation, Config, Db, Error, Geometry};
+use cairn_core::{Allocation, Config, Db, Error, Geometry, Memory};
 use rand::RngExt;
 
 use crate::oracle::{show_key, Op, Oracle};
@@ -52,6 +52,8 @@ pub struct SimReport {
     pub reboots: u64,
     /// Successful `Db::open` calls.
     pub opens: u64,
+    /// The store ran in fixed memory (`Db::open_in`), not on the heap.
+    pub fixed_memory: bool,
     /// The violation that stopped the run, if any.
     pub violation: Option<String>,
     /// Wall time.
@@ -203,6 +205,8 @@ struct Sim<D: SimDevice> {
     space: u32,
     max_value: usize,
     gen: Gen,
+    /// The memory of a store that runs without a heap, between opens.
+    memory: Option<Memory>,
 }
 
 fn run<D: SimDevice>(seed: u64, steps: u64, mut rng: SimRng, dev: D) -> SimReport {
@@ -210,10 +214,16 @@ fn run<D: SimDevice>(seed: u64, steps: u64, mut rng: SimRng, dev: D) -> SimRepor
     let cfg = config(&mut rng, &g);
     let space = rng.random_range(8..=200);
     let max_value = [64usize, 512, 2000][rng.random_range(0..3)];
+    // Half the runs keep the store in memory sized by `memory_needed`,
+    // handed back at every close and in at every open.
+    let memory = rng.random_bool(0.5).then(|| {
+        let need = cfg.memory_needed(&g);
+        Memory::new(Box::leak(vec![0u8; need].into_boxed_slice()))
+    });
     let setup = format!(
         "{} device {}x{} bytes (read {}, program {}); memtable {} B, data blocks {} B, \
          L0 trigger {}, multiplier {}, bloom {}, sync_writes {}, {:?}; {} keys, values up \
-         to {} B",
+         to {} B; {}",
         dev.kind(),
         g.block_count,
         g.block_size,
@@ -227,7 +237,11 @@ fn run<D: SimDevice>(seed: u64, steps: u64, mut rng: SimRng, dev: D) -> SimRepor
         cfg.sync_writes,
         cfg.allocation,
         space,
-        max_value
+        max_value,
+        match &memory {
+            Some(m) => format!("fixed memory of {} B", m.len()),
+            None => "on the heap".to_string(),
+        }
     );
     let mut sim = Sim {
         gen: Gen::new(derive(&[seed, 0x6E])),
@@ -237,8 +251,10 @@ fn run<D: SimDevice>(seed: u64, steps: u64, mut rng: SimRng, dev: D) -> SimRepor
             steps,
             device: dev.kind(),
             setup,
+            fixed_memory: memory.is_some(),
             ..SimReport::default()
         },
+        memory,
         dev,
         cfg,
         oracle: Oracle::new(),
@@ -255,8 +271,11 @@ fn run<D: SimDevice>(seed: u64, steps: u64, mut rng: SimRng, dev: D) -> SimRepor
 
 impl<D: SimDevice> Sim<D> {
     fn steps(&mut self, steps: u64) -> Result<(), String> {
-        let mut db = Db::format(self.dev.clone(), self.cfg.clone())
-            .map_err(|e| format!("format failed: {e}"))?;
+        let mut db = match &mut self.memory {
+            Some(m) => Db::format_in(self.dev.clone(), self.cfg.clone(), m),
+            None => Db::format(self.dev.clone(), self.cfg.clone()),
+        }
+        .map_err(|e| format!("format failed: {e}"))?;
         while self.report.steps_done < steps {
             self.report.steps_done += 1;
             if !self.dev.cut_pending() && self.rng.random_bool(0.06) {
@@ -271,14 +290,14 @@ impl<D: SimDevice> Sim<D> {
             if roll < 10 {
                 // Power lost between operations.
                 self.report.crashes += 1;
-                drop(db);
+                self.release(db);
                 self.dev.crash();
                 db = self.recover()?;
             } else if roll < 20 {
                 // A clean close and reopen: nothing may be lost (unless an
                 // armed cut fires inside open, which makes it a crash).
                 let io_errors = self.dev.counters().io_errors;
-                drop(db);
+                self.release(db);
                 if self.dev.counters().io_errors > io_errors || !self.dev.powered() {
                     // Closing hands buffered log records to the device; an
                     // I/O error or a cut there loses what was never synced,
@@ -288,14 +307,15 @@ impl<D: SimDevice> Sim<D> {
                     db = self.recover()?;
                     continue;
                 }
-                match Db::open(self.dev.clone(), self.cfg.clone()) {
+                match self.open() {
                     Ok(mut reopened) if self.dev.powered() => {
                         self.report.opens += 1;
                         verify_live(&mut reopened, &self.oracle)
                             .map_err(|e| format!("after a clean reopen: {e}"))?;
                         db = reopened;
                     }
-                    Ok(_) => {
+                    Ok(unnoticed) => {
+                        self.release(unnoticed);
                         self.report.recovery_cuts += 1;
                         db = self.recover()?;
                     }
@@ -381,13 +401,13 @@ impl<D: SimDevice> Sim<D> {
                             }
                         }
                         if interrupted {
-                            drop(db);
+                            self.release(db);
                             db = self.recover()?;
                         }
                     }
                     Err(_) if !self.dev.powered() => {
                         self.report.cuts += 1;
-                        drop(db);
+                        self.release(db);
                         db = self.recover()?;
                     }
                     Err(Error::Device(SimError::Io) | Error::Poisoned)
@@ -397,7 +417,7 @@ impl<D: SimDevice> Sim<D> {
                         // refuse further writes; reopen it.
                         self.report.io_errors += 1;
                         check_poisoned(&mut db, &self.dev)?;
-                        drop(db);
+                        self.release(db);
                         db = self.recover()?;
                     }
                     Err(e) => {
@@ -407,11 +427,30 @@ impl<D: SimDevice> Sim<D> {
             }
             check_device(&self.dev)?;
         }
-        drop(db);
+        self.release(db);
         self.dev.disarm();
         self.dev.crash();
         let mut db = self.recover()?;
         check_db(&mut db)
+    }
+
+    /// Opens the store, in its fixed memory if it has one.
+    fn open(&mut self) -> Result<Db<D>, Error<SimError>> {
+        match &mut self.memory {
+            Some(m) => Db::open_in(self.dev.clone(), self.cfg.clone(), m),
+            None => Db::open(self.dev.clone(), self.cfg.clone()),
+        }
+    }
+
+    /// Closes the store as dropping it would (buffered log records are
+    /// handed to the device), keeping its fixed memory for the next open.
+    fn release(&mut self, db: Db<D>) {
+        match &mut self.memory {
+            Some(m) => {
+                db.close(m);
+            }
+            None => drop(db),
+        }
     }
 
     /// After a power loss: reboot and open until an open survives (the
@@ -426,7 +465,7 @@ impl<D: SimDevice> Sim<D> {
                 let k = self.rng.random_range(0..6);
                 self.dev.cut_at(k);
             }
-            match Db::open(self.dev.clone(), self.cfg.clone()) {
+            match self.open() {
                 Ok(mut db) if self.dev.powered() => {
                     self.report.opens += 1;
                     verify_recovered(&mut db, &mut self.oracle)
@@ -436,8 +475,9 @@ impl<D: SimDevice> Sim<D> {
                     }
                     return Ok(db);
                 }
-                Ok(_) => {
+                Ok(unnoticed) => {
                     // The power went during open, which did not notice.
+                    self.release(unnoticed);
                     self.report.recovery_cuts += 1;
                 }
                 Err(_) if !self.dev.powered() => {
@@ -450,7 +490,8 @@ impl<D: SimDevice> Sim<D> {
         self.dev.disarm();
         self.dev.reboot();
         self.report.reboots += 1;
-        let mut db = Db::open(self.dev.clone(), self.cfg.clone())
+        let mut db = self
+            .open()
             .map_err(|e| format!("open after a power loss or I/O error failed: {e}"))?;
         self.report.opens += 1;
         verify_recovered(&mut db, &mut self.oracle).map_err(|e| format!("after recovery: {e}"))?;
