@@ -3,7 +3,8 @@
 
 use std::ops::Bound;
 
-use cairn_core::{BlockDevice, Config, Db, Error, RamDevice};
+use cairn_core::device::RamError;
+use cairn_core::{BlockDevice, Config, Db, Error, Memory, RamDevice};
 use proptest::prelude::*;
 
 fn small() -> Config {
@@ -109,15 +110,32 @@ fn device_from(image: &[u8]) -> RamDevice {
     dev
 }
 
+/// Opens the store on `dev` on the heap, or in fixed memory.
+fn open(dev: RamDevice, fixed: bool) -> Result<Db<RamDevice>, Error<RamError>> {
+    if fixed {
+        let need = small().memory_needed(&dev.geometry());
+        let mut memory = Memory::new(Box::leak(vec![0u8; need].into_boxed_slice()));
+        Db::open_in(dev, small(), &mut memory)
+    } else {
+        Db::open(dev, small())
+    }
+}
+
 #[test]
 fn flipped_bits_in_tables_are_reported_not_panicked() {
+    for fixed in [false, true] {
+        flipped_bits_are_reported(fixed);
+    }
+}
+
+fn flipped_bits_are_reported(fixed: bool) {
     let image = populated().image().to_vec();
     let mut found_damage = 0;
     for pos in (0..image.len()).step_by(97) {
         let mut img = image.clone();
         img[pos] ^= 0x04;
         let dev = device_from(&img);
-        match Db::open(dev, small()) {
+        match open(dev, fixed) {
             Ok(mut db) => {
                 let report = db.check().unwrap();
                 let mut all_ok = true;
@@ -131,7 +149,7 @@ fn flipped_bits_in_tables_are_reported_not_panicked() {
                 }
             }
             Err(Error::Corrupted(_)) | Err(Error::NotFormatted) => found_damage += 1,
-            Err(e) => panic!("flip at {pos}: unexpected {e:?}"),
+            Err(e) => panic!("flip at {pos} (fixed memory: {fixed}): unexpected {e:?}"),
         }
     }
     assert!(found_damage > 0);
@@ -142,7 +160,7 @@ proptest! {
     /// Garbage images mount to `Ok`, `NotFormatted` or `Corrupted`, never a
     /// panic, and whatever mounts can be read and checked.
     #[test]
-    fn garbage_images_never_panic(seed in any::<u64>(), density in 0u8..4) {
+    fn garbage_images_never_panic(seed in any::<u64>(), density in 0u8..4, fixed in any::<bool>()) {
         let base = populated().image().to_vec();
         let mut img = base.clone();
         let mut x = seed | 1;
@@ -152,7 +170,7 @@ proptest! {
             let p = (x as usize) % img.len();
             img[p] = (x >> 32) as u8;
         }
-        match Db::open(device_from(&img), small()) {
+        match open(device_from(&img), fixed) {
             Ok(mut db) => {
                 let _ = db.check().unwrap();
                 let _ = db.scan(Bound::Unbounded, Bound::Unbounded, |_, _| true);
