@@ -593,7 +593,7 @@ impl RunCursor {
 
     /// The run's tables in `levels`.
     fn tables<'t>(&self, levels: &'t Levels) -> &'t [Table] {
-        levels[self.lvl].get(self.from..self.to).unwrap_or(&[])
+        levels.run(self.lvl, self.from, self.to)
     }
 
     fn seek<D: BlockDevice>(
@@ -605,6 +605,7 @@ impl RunCursor {
         cx: &mut ReadCtx<'_>,
     ) -> Result<(), D> {
         let tables = self.tables(levels);
+        let keys = keys.view();
         self.ti = match start {
             Bound::Unbounded => 0,
             Bound::Included(k) => tables.partition_point(|t| keys.largest(t) < k),
@@ -683,6 +684,8 @@ impl CursorMem {
     }
 
     /// The cursors, for one scan, merge or check; `put_back` returns them.
+    /// (Inlined: `Runs` is large, and is then built in place.)
+    #[inline(always)]
     fn take(&mut self) -> Runs {
         match self {
             #[cfg(feature = "alloc")]
@@ -709,24 +712,28 @@ impl CursorMem {
     /// Keeps the cursors of `runs` for the next scan or merge, letting go
     /// of the cached blocks they read in place (a kept cursor must not hold
     /// cached blocks past their eviction).
+    #[inline(always)]
     fn put_back(&mut self, runs: Runs) {
-        match (self, runs) {
+        match runs {
             #[cfg(feature = "alloc")]
-            (CursorMem::Heap(v), Runs::Heap(mut runs)) => {
+            Runs::Heap(mut runs) => {
                 runs.truncate(KEPT_CURSORS);
                 for r in runs.iter_mut() {
                     r.c.release_shared();
                 }
-                *v = runs;
-            }
-            (CursorMem::Fixed(bufs), Runs::Fixed(runs)) => {
-                for mut r in runs {
-                    // As many as were taken.
-                    let _ = bufs.push(r.c.take_buffers());
+                if let CursorMem::Heap(v) = self {
+                    *v = runs;
                 }
             }
-            #[cfg(feature = "alloc")]
-            _ => {}
+            Runs::Fixed(runs) => {
+                #[allow(irrefutable_let_patterns)] // without `alloc`
+                if let CursorMem::Fixed(bufs) = self {
+                    for mut r in runs {
+                        // As many as were taken.
+                        let _ = bufs.push(r.c.take_buffers());
+                    }
+                }
+            }
         }
     }
 
@@ -2944,10 +2951,24 @@ impl<D: BlockDevice> Db<D> {
                 let end = end.clamp(start + 1, tables.len());
                 let seg = &tables[start..end];
                 (start, run) = (end, run + 1);
-                let keys = &self.keys;
-                let i = seg.partition_point(|t| keys.largest(t) < key);
+                let keys = self.keys.view();
+                // The first table whose largest key is not below the key
+                // (a binary search written out: this is the hot loop of a
+                // lookup).
+                let (mut lo, mut hi) = (0, seg.len());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if keys.largest(&seg[mid]) < key {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let i = lo;
                 let Some(t) = seg.get(i) else { continue };
-                if !keys.covers(t, key) {
+                // Past the largest key of every table before it, so only
+                // the smallest key is left to compare.
+                if key < keys.smallest(t) {
                     absent += 1;
                     continue;
                 }

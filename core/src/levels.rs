@@ -107,6 +107,20 @@ impl Levels {
         Ok(())
     }
 
+    /// Tables `from..to` of level `lvl` (empty if out of range).
+    #[inline]
+    pub fn run(&self, lvl: usize, from: usize, to: usize) -> &[Table] {
+        let start = match lvl {
+            0 => 0,
+            1..LEVELS => self.ends[lvl - 1],
+            _ => return &[],
+        };
+        if start + to > self.ends[lvl] {
+            return &[];
+        }
+        self.all.get(start + from..start + to).unwrap_or_default()
+    }
+
     /// The levels, from level 0 down.
     pub fn iter(&self) -> impl Iterator<Item = &[Table]> + '_ {
         (0..LEVELS).map(move |l| &self[l])
@@ -142,6 +156,34 @@ impl Index<usize> for Levels {
     }
 }
 
+/// The key ranges of the tables, borrowed.
+#[derive(Clone, Copy)]
+pub(crate) struct KeysView<'a>(&'a [u8]);
+
+impl<'a> KeysView<'a> {
+    #[inline]
+    pub fn smallest(self, t: &Table) -> &'a [u8] {
+        let at = t.key_off as usize;
+        self.0
+            .get(at..at + t.small_len as usize)
+            .unwrap_or_default()
+    }
+
+    #[inline]
+    pub fn largest(self, t: &Table) -> &'a [u8] {
+        let at = t.key_off as usize + t.small_len as usize;
+        self.0
+            .get(at..at + t.large_len as usize)
+            .unwrap_or_default()
+    }
+
+    /// Whether `key` lies within `t`'s key range.
+    #[inline]
+    pub fn covers(self, t: &Table, key: &[u8]) -> bool {
+        key <= self.largest(t) && key >= self.smallest(t)
+    }
+}
+
 /// The key ranges of the tables: where each table's smallest and largest
 /// keys are (`Table::key_off`, `small_len`, `large_len`).
 pub(crate) struct Keys {
@@ -170,23 +212,26 @@ impl Keys {
         })
     }
 
-    pub fn smallest(&self, t: &Table) -> &[u8] {
-        let at = t.key_off as usize;
-        self.bytes
-            .get(at..at + t.small_len as usize)
-            .unwrap_or_default()
+    /// The key ranges as a plain slice, for many lookups in a row.
+    #[inline]
+    pub fn view(&self) -> KeysView<'_> {
+        KeysView(&self.bytes)
     }
 
+    #[inline]
+    pub fn smallest(&self, t: &Table) -> &[u8] {
+        self.view().smallest(t)
+    }
+
+    #[inline]
     pub fn largest(&self, t: &Table) -> &[u8] {
-        let at = t.key_off as usize + t.small_len as usize;
-        self.bytes
-            .get(at..at + t.large_len as usize)
-            .unwrap_or_default()
+        self.view().largest(t)
     }
 
     /// Whether `key` lies within `t`'s key range.
+    #[inline]
     pub fn covers(&self, t: &Table, key: &[u8]) -> bool {
-        key >= self.smallest(t) && key <= self.largest(t)
+        self.view().covers(t, key)
     }
 
     /// Records `t`'s key range.
