@@ -54,6 +54,9 @@ pub(crate) struct Sizes {
     pub table_blocks: usize,
     /// The largest table index, padded.
     pub index: usize,
+    /// In fixed memory, the most bits of a table's bloom filter: 16 bytes
+    /// of block per key, at `bloom_bits_per_key`.
+    pub bloom_bits: usize,
     /// The largest bloom filter, padded.
     pub bloom: usize,
     /// A buffer for reads of data blocks, indexes, headers and footers.
@@ -110,9 +113,8 @@ impl Sizes {
             10 + table_blocks * (max_key + 3 + 10) + max_key + 3 + 4,
             align,
         );
-        let keys = bs / smallest_entry;
-        let bits = max(keys * cfg.bloom_bits_per_key as usize, 64);
-        let bloom = max(round_up(1 + bits.div_ceil(8) + 4, align), footer_region);
+        let bloom_bits = max((bs / 16) * cfg.bloom_bits_per_key as usize, 64).div_ceil(8) * 8;
+        let bloom = max(round_up(1 + bloom_bits / 8 + 4, align), footer_region);
         let meta = META_HEAD + (table_blocks + 1) * META_REC + table_blocks * max_key;
         let raw = max(max(data, index), max(header_len, footer_region));
         let own = max(meta, bloom);
@@ -150,6 +152,7 @@ impl Sizes {
             restarts,
             table_blocks,
             index,
+            bloom_bits,
             bloom,
             raw,
             own,

@@ -92,6 +92,10 @@ pub(crate) struct TableBuilder {
     /// The bloom filter, and then the footer, built when the table is
     /// finished.
     out: List<u8>,
+    /// The most bits a bloom filter may have: in fixed memory, what `out`
+    /// holds (a table of many tiny entries then gets fewer bits per key,
+    /// which readers tell from the filter's length).
+    max_bloom_bits: usize,
 }
 
 impl TableBuilder {
@@ -111,6 +115,11 @@ impl TableBuilder {
             tombstones: 0,
             last_key: mem.list(sz.max_key)?,
             out: mem.list(sz.bloom)?,
+            max_bloom_bits: if mem.is_fixed() {
+                sz.bloom_bits
+            } else {
+                usize::MAX
+            },
         })
     }
 
@@ -122,6 +131,12 @@ impl TableBuilder {
         core::mem::take(&mut self.hashes).give_back(mem);
         core::mem::take(&mut self.last_key).give_back(mem);
         core::mem::take(&mut self.out).give_back(mem);
+    }
+
+    /// Bits of the bloom filter of `entries` keys: a multiple of 8.
+    fn bloom_bits(&self, entries: usize) -> usize {
+        let bits = entries.saturating_mul(self.layout.bloom_bits_per_key);
+        bits.min(self.max_bloom_bits).max(64).div_ceil(8) * 8
     }
 
     /// Starts over, for the next table.
@@ -159,8 +174,8 @@ impl TableBuilder {
         let open = self.buf.len() + restart_trailer_len(self.restarts.len() + 1) + 4 + l.align;
         let data = self.off + open + elen + restart_trailer_len(1) + 4 + l.align;
         let index = self.index.len() + 2 * (key.len() + 10) + 4 + 10 + l.align;
-        let bloom_bits = (self.entries + 1) * l.bloom_bits_per_key;
-        let bloom = 1 + bloom_bits.max(64).div_ceil(8) + 4 + l.align;
+        let bloom_bits = self.bloom_bits(self.entries + 1);
+        let bloom = 1 + bloom_bits / 8 + 4 + l.align;
         data + index + bloom + l.footer_region <= l.block_size
             && self.index.fits(2 * (key.len() + 10) + 20 + l.align)
             && self.out.fits(bloom)
@@ -316,7 +331,7 @@ impl TableBuilder {
         // The bloom filter first: made in `out`, reading the table back if
         // the keys' hashes were not kept.
         let index_off = self.off;
-        let nbits = (self.entries * l.bloom_bits_per_key).max(64).div_ceil(8) * 8;
+        let nbits = self.bloom_bits(self.entries);
         let k = ((l.bloom_bits_per_key as f32 * 0.69) as u8).clamp(1, 30);
         self.out.clear();
         self.out.push(k)?;

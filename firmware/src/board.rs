@@ -46,7 +46,7 @@ mod shape {
         data_block_bytes: 128,
         max_key_len: 16,
         max_value_len: 64,
-        l0_compaction_trigger: 2,
+        l0_compaction_trigger: 3,
         allocation: cairn_core::Allocation::RoundRobin,
         ..cairn_core::Config::DEFAULT
     };
