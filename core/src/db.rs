@@ -63,13 +63,13 @@ pub struct Config {
     /// Bytes of recent writes kept in memory before they are flushed into
     /// a table: the size of the memtable's arena, allocated once when the
     /// store opens. Also bounds the write-ahead log, and the largest batch
-    /// (see [`Db::write`]); `max_value_len` is lowered so that one put of
+    /// (see `Db::write`); `max_value_len` is lowered so that one put of
     /// the longest key and value fits.
     ///
     /// A log written with a larger memtable (before `memtable_bytes` was
     /// lowered) is replayed into an arena grown for it, back to this size
-    /// after the next flush. (A store whose arena is a fixed buffer, without
-    /// the `alloc` feature, refuses to open such a log instead.)
+    /// after the next flush. (A store in fixed memory, [`Db::open_in`],
+    /// refuses to open such a log instead, with [`Error::OutOfMemory`].)
     pub memtable_bytes: usize,
     /// Target size of a table's data block, the unit a lookup reads.
     /// Capped at a quarter of the device's block size and at 32 KiB.
@@ -98,7 +98,8 @@ pub struct Config {
     pub allocation: Allocation,
     /// Bytes of table data blocks kept in memory after a lookup or scan
     /// reads them. 0, the default, turns the cache off (a microcontroller
-    /// rarely has RAM to spare); `cairn-std` turns it on with 256 MiB.
+    /// rarely has RAM to spare; a store in fixed memory has none);
+    /// `cairn-std` turns it on with 256 MiB.
     pub cache_bytes: usize,
 }
 
@@ -1467,7 +1468,7 @@ impl<D: BlockDevice> Db<D> {
         }
     }
 
-    /// Formats over whatever the device holds (see [`Db::format`]).
+    /// Formats over whatever the device holds (see `Db::format`).
     fn format_mounted(&mut self) -> Result<(), D> {
         let db = self;
         // Mounting whatever is there marks the old store's blocks in use
@@ -1541,7 +1542,7 @@ impl<D: BlockDevice> Db<D> {
         Self::open_with(dev, cfg, None)
     }
 
-    /// As [`Db::format`], for a store that lives in `memory` rather than
+    /// As `Db::format`, for a store that lives in `memory` rather than
     /// on the heap: every list and buffer it needs is carved from it (see
     /// [`Config::memory_needed`]), and nothing is allocated, then or later.
     /// [`Db::close`] gives it back. [`Error::OutOfMemory`] if `memory` is
@@ -1552,13 +1553,13 @@ impl<D: BlockDevice> Db<D> {
         Self::format_with(dev, cfg, Some(memory))
     }
 
-    /// As [`Db::open`], in `memory` (see [`Db::format_in`]).
+    /// As `Db::open`, in `memory` (see [`Db::format_in`]).
     #[inline(always)]
     pub fn open_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
         Self::open_with(dev, cfg, Some(memory))
     }
 
-    /// As [`Db::open_or_format`], in `memory` (see [`Db::format_in`]).
+    /// As `Db::open_or_format`, in `memory` (see [`Db::format_in`]).
     #[inline(always)]
     pub fn open_or_format_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
         Self::open_or_format_with(dev, cfg, Some(memory))
@@ -1982,7 +1983,7 @@ impl<D: BlockDevice> Db<D> {
         self.write_ops(&ops)
     }
 
-    /// As [`Db::write`], for operations the caller holds: each a key, and
+    /// As `Db::write`, for operations the caller holds: each a key, and
     /// a value to put or `None` to delete. Needs no heap.
     ///
     /// ```

@@ -131,7 +131,7 @@ impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
     }
 }
 
-/// Why a [`RamDevice`] refused an operation. Each one is a bug in the caller.
+/// Why a `RamDevice` refused an operation. Each one is a bug in the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RamError {

@@ -23,8 +23,13 @@
 //! assert_eq!(fruit, [b"banana".to_vec(), b"cherry".to_vec()]);
 //! ```
 //!
-//! Features: `alloc` (the [`Db`] itself), `std` (implies `alloc`),
-//! `defmt` (error types for firmware logging), `log`.
+//! Without a heap, a store lives in a buffer handed to it, of
+//! [`Config::memory_needed`] bytes: see [`Db::format_in`] and [`Memory`].
+//!
+//! Features: `alloc` (stores whose lists grow on the heap: `Db::format`,
+//! `Db::open`, `Batch`, `Range`), `std` (implies `alloc`), `defmt`
+//! (error types for firmware logging), `log`. With none, the core needs no
+//! allocator.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -1,8 +1,7 @@
-//! Once a store is open and warmed up, its everyday operations allocate
-//! nothing: lookups, writes that do not flush, and short scans reuse the
-//! buffers the store already holds. (What a flush or a compaction needs is
-//! allocated while it runs; a heap-free store will take all of it from
-//! buffers sized when it opens.)
+//! Once a store on the heap is open and warmed up, its everyday operations
+//! allocate nothing: lookups, writes that do not flush, and short scans
+//! reuse the buffers the store already holds. (A store in fixed memory
+//! allocates nothing at all: `fixed_memory.rs`.)
 
 use std::ops::Bound;
 
