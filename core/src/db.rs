@@ -1455,9 +1455,20 @@ impl<D: BlockDevice> Db<D> {
         Self::format_with(dev, cfg, None)
     }
 
-    fn format_with(dev: D, cfg: Config, mut memory: Option<&mut Memory>) -> Result<Self, D> {
+    fn format_with(dev: D, cfg: Config, memory: Option<&mut Memory>) -> Result<Self, D> {
+        Self::handle_then(dev, cfg, memory, Self::format_mounted)
+    }
+
+    /// A handle on `dev` (in `memory`, if given), made ready by `ready`; if
+    /// that fails, the memory is given back.
+    fn handle_then(
+        dev: D,
+        cfg: Config,
+        mut memory: Option<&mut Memory>,
+        ready: impl FnOnce(&mut Self) -> Result<(), D>,
+    ) -> Result<Self, D> {
         let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
-        match db.format_mounted() {
+        match ready(&mut db) {
             Ok(()) => Ok(db),
             Err(e) => {
                 if let Some(m) = memory {
@@ -1513,25 +1524,11 @@ impl<D: BlockDevice> Db<D> {
         Self::open_or_format_with(dev, cfg, None)
     }
 
-    fn open_or_format_with(
-        dev: D,
-        cfg: Config,
-        mut memory: Option<&mut Memory>,
-    ) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
-        let r = match db.mount() {
+    fn open_or_format_with(dev: D, cfg: Config, memory: Option<&mut Memory>) -> Result<Self, D> {
+        Self::handle_then(dev, cfg, memory, |db| match db.mount() {
             Err(Error::NotFormatted) => db.commit(&[]).and_then(|()| db.sync_all()),
             r => r,
-        };
-        match r {
-            Ok(()) => Ok(db),
-            Err(e) => {
-                if let Some(m) = memory {
-                    db.return_memory(m);
-                }
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Opens the store on `dev`: finds the newest manifest, loads the
@@ -1565,17 +1562,8 @@ impl<D: BlockDevice> Db<D> {
         Self::open_or_format_with(dev, cfg, Some(memory))
     }
 
-    fn open_with(dev: D, cfg: Config, mut memory: Option<&mut Memory>) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
-        match db.mount() {
-            Ok(()) => Ok(db),
-            Err(e) => {
-                if let Some(m) = memory {
-                    db.return_memory(m);
-                }
-                Err(e)
-            }
-        }
+    fn open_with(dev: D, cfg: Config, memory: Option<&mut Memory>) -> Result<Self, D> {
+        Self::handle_then(dev, cfg, memory, Self::mount)
     }
 
     #[allow(clippy::needless_range_loop)] // `wal[i]` is also written

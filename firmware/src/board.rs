@@ -119,6 +119,15 @@ static mut NOR_ERASES: [u32; UNITS] = [0; UNITS];
 
 static FLASH_TAKEN: Mutex<Cell<bool>> = Mutex::new(Cell::new(false));
 
+/// Sets `flag`; panics with `why` if it was set already.
+fn take_once(flag: &Mutex<Cell<bool>>, why: &str) {
+    interrupt::free(|cs| {
+        let taken = flag.borrow(cs);
+        assert!(!taken.get(), "{}", why);
+        taken.set(true);
+    });
+}
+
 /// The store's memory, in `.bss`: zeroed at boot, never on the stack.
 #[cfg(feature = "store")]
 static mut STORE_BUFFER: [u8; STORE_MEMORY] = [0; STORE_MEMORY];
@@ -129,11 +138,7 @@ static STORE_TAKEN: Mutex<Cell<bool>> = Mutex::new(Cell::new(false));
 /// The store's memory, in `.bss` too. Panics if called twice.
 #[cfg(feature = "store")]
 pub fn take_store_memory() -> &'static mut cairn_core::Memory {
-    interrupt::free(|cs| {
-        let taken = STORE_TAKEN.borrow(cs);
-        assert!(!taken.get(), "the store's memory is taken once");
-        taken.set(true);
-    });
+    take_once(&STORE_TAKEN, "the store's memory is taken once");
     let buf = &raw mut STORE_BUFFER;
     let memory = &raw mut STORE_MEMORY_HANDLE;
     // SAFETY: the guard above lets this run once, and nothing else names
@@ -149,11 +154,7 @@ static mut STORE_MEMORY_HANDLE: Option<cairn_core::Memory> = None;
 
 /// The emulated flash, factory-fresh. Panics if called twice.
 pub fn take_flash() -> Flash {
-    interrupt::free(|cs| {
-        let taken = FLASH_TAKEN.borrow(cs);
-        assert!(!taken.get(), "the flash is taken once");
-        taken.set(true);
-    });
+    take_once(&FLASH_TAKEN, "the flash is taken once");
     let cells = &raw mut NOR_CELLS;
     let programmed = &raw mut NOR_PROGRAMMED;
     let erases = &raw mut NOR_ERASES;
