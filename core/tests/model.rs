@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use cairn_core::{Batch, Config, Db, Error, RamDevice};
+use cairn_core::{Batch, BlockDevice, Config, Db, Error, Memory, RamDevice};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -86,12 +86,27 @@ fn device(shape: Shape) -> RamDevice {
 }
 
 fn run(ops: Vec<Op>, sync_writes: bool) -> Result<(), TestCaseError> {
-    run_shaped(ops, sync_writes, Shape::OneTablePerFlush)
+    run_shaped(ops, sync_writes, Shape::OneTablePerFlush, false)
 }
 
-fn run_shaped(ops: Vec<Op>, sync_writes: bool, shape: Shape) -> Result<(), TestCaseError> {
+fn run_shaped(
+    ops: Vec<Op>,
+    sync_writes: bool,
+    shape: Shape,
+    fixed: bool,
+) -> Result<(), TestCaseError> {
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    let mut db = Db::format(device(shape), config(sync_writes, shape)).unwrap();
+    let cfg = config(sync_writes, shape);
+    let dev = device(shape);
+    // In fixed memory: one buffer for the whole run, back at every reopen.
+    let mut memory = fixed.then(|| {
+        let need = cfg.memory_needed(&dev.geometry());
+        Memory::new(Box::leak(vec![0u8; need].into_boxed_slice()))
+    });
+    let mut db = match &mut memory {
+        Some(m) => Db::format_in(dev, cfg.clone(), m).unwrap(),
+        None => Db::format(dev, cfg.clone()).unwrap(),
+    };
     for op in ops {
         match op {
             Op::Put(k, v) => {
@@ -142,8 +157,13 @@ fn run_shaped(ops: Vec<Op>, sync_writes: bool, shape: Shape) -> Result<(), TestC
             Op::Flush => db.flush().unwrap(),
             Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
-                let dev = db.into_device();
-                db = Db::open(dev, config(sync_writes, shape)).unwrap();
+                db = match &mut memory {
+                    Some(m) => {
+                        let dev = db.close(m);
+                        Db::open_in(dev, cfg.clone(), m).unwrap()
+                    }
+                    None => Db::open(db.into_device(), cfg.clone()).unwrap(),
+                };
             }
         }
     }
@@ -177,6 +197,18 @@ proptest! {
     fn matches_btreemap_model_with_several_tables_per_flush(
         ops in proptest::collection::vec(op(), 1..400),
     ) {
-        run_shaped(ops, false, Shape::SeveralTablesPerFlush)?;
+        run_shaped(ops, false, Shape::SeveralTablesPerFlush, false)?;
+    }
+
+    /// The same with the store in fixed memory, handed back and in again at
+    /// every reopen.
+    #[test]
+    fn matches_btreemap_model_in_fixed_memory(
+        ops in proptest::collection::vec(op(), 1..400),
+        sync_writes in any::<bool>(),
+        several in any::<bool>(),
+    ) {
+        let shape = if several { Shape::SeveralTablesPerFlush } else { Shape::OneTablePerFlush };
+        run_shaped(ops, sync_writes, shape, true)?;
     }
 }
