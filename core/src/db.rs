@@ -1467,16 +1467,19 @@ impl<D: BlockDevice> Db<D> {
         mut memory: Option<&mut Memory>,
         ready: impl FnOnce(&mut Self) -> Result<(), D>,
     ) -> Result<Self, D> {
-        let mut db = Self::new_handle(dev, cfg, memory.as_deref_mut())?;
-        match ready(&mut db) {
-            Ok(()) => Ok(db),
-            Err(e) => {
+        // One value returned on every path, so that the handle is built
+        // where the caller wants it rather than copied there (a handle is
+        // over a kilobyte, on a microcontroller's stack).
+        let mut r = Self::new_handle(dev, cfg, memory.as_deref_mut());
+        if let Ok(db) = &mut r {
+            if let Err(e) = ready(db) {
                 if let Some(m) = memory {
                     db.return_memory(m);
                 }
-                Err(e)
+                r = Err(e);
             }
         }
+        r
     }
 
     /// Formats over whatever the device holds (see `Db::format`).
