@@ -161,20 +161,31 @@ impl Index<usize> for Levels {
 pub(crate) struct KeysView<'a>(&'a [u8]);
 
 impl<'a> KeysView<'a> {
+    /// The lengths of `t`'s keys, at the start of its range.
+    #[inline]
+    fn lens(self, t: &Table) -> (usize, usize) {
+        let at = t.key_off as usize;
+        match self.0.get(at..at + 4) {
+            Some(&[a, b, c, d]) => (
+                u16::from_le_bytes([a, b]) as usize,
+                u16::from_le_bytes([c, d]) as usize,
+            ),
+            _ => (0, 0),
+        }
+    }
+
     #[inline]
     pub fn smallest(self, t: &Table) -> &'a [u8] {
-        let at = t.key_off as usize;
-        self.0
-            .get(at..at + t.small_len as usize)
-            .unwrap_or_default()
+        let (s, _) = self.lens(t);
+        let at = t.key_off as usize + 4;
+        self.0.get(at..at + s).unwrap_or_default()
     }
 
     #[inline]
     pub fn largest(self, t: &Table) -> &'a [u8] {
-        let at = t.key_off as usize + t.small_len as usize;
-        self.0
-            .get(at..at + t.large_len as usize)
-            .unwrap_or_default()
+        let (s, l) = self.lens(t);
+        let at = t.key_off as usize + 4 + s;
+        self.0.get(at..at + l).unwrap_or_default()
     }
 
     /// Whether `key` lies within `t`'s key range.
@@ -184,8 +195,8 @@ impl<'a> KeysView<'a> {
     }
 }
 
-/// The key ranges of the tables: where each table's smallest and largest
-/// keys are (`Table::key_off`, `small_len`, `large_len`).
+/// The key ranges of the tables: at each table's `key_off`, the lengths of
+/// its smallest and largest keys (two `u16`s), then the two keys.
 pub(crate) struct Keys {
     bytes: List<u8>,
     /// In fixed memory, the bytes each block's slot holds; on the heap 0
@@ -200,7 +211,7 @@ impl Keys {
     /// (fixed memory), or unbounded (heap).
     pub fn new(mem: &mut Source<'_>, blocks: usize, max_key: usize) -> Result<Self, Overflow> {
         let fixed = mem.is_fixed();
-        let slot = if fixed { 2 * max_key } else { 0 };
+        let slot = if fixed { 4 + 2 * max_key } else { 0 };
         let mut bytes = mem.list(blocks * slot)?;
         if fixed {
             bytes.resize(blocks * slot, 0)?;
@@ -240,30 +251,39 @@ impl Keys {
         let (Ok(sl), Ok(ll)) = (u16::try_from(s), u16::try_from(l)) else {
             return Err(Overflow);
         };
+        let [a, b] = sl.to_le_bytes();
+        let [c, d] = ll.to_le_bytes();
         if self.slot == 0 {
             let at = self.bytes.len();
-            self.bytes.extend_from_slice(smallest)?;
-            self.bytes.extend_from_slice(largest)?;
             t.key_off = u32::try_from(at).map_err(|_| Overflow)?;
+            let r = (|| {
+                self.bytes.extend_from_slice(&[a, b, c, d])?;
+                self.bytes.extend_from_slice(smallest)?;
+                self.bytes.extend_from_slice(largest)
+            })();
+            if r.is_err() {
+                self.bytes.truncate(at);
+            }
+            r
         } else {
-            if s + l > self.slot {
+            if 4 + s + l > self.slot {
                 return Err(Overflow);
             }
             let at = t.block as usize * self.slot;
-            let dest = self.bytes.get_mut(at..at + s + l).ok_or(Overflow)?;
-            dest[..s].copy_from_slice(smallest);
-            dest[s..].copy_from_slice(largest);
+            let dest = self.bytes.get_mut(at..at + 4 + s + l).ok_or(Overflow)?;
+            dest[..4].copy_from_slice(&[a, b, c, d]);
+            dest[4..4 + s].copy_from_slice(smallest);
+            dest[4 + s..].copy_from_slice(largest);
             t.key_off = at as u32;
+            Ok(())
         }
-        t.small_len = sl;
-        t.large_len = ll;
-        Ok(())
     }
 
     /// `t` is no longer live (nor staged).
     pub fn release(&mut self, t: &Table) {
         if self.slot == 0 {
-            self.dead += t.small_len as usize + t.large_len as usize;
+            let (s, l) = self.view().lens(t);
+            self.dead += 4 + s + l;
         }
     }
 
@@ -276,9 +296,9 @@ impl Keys {
             let mut fresh = alloc::vec::Vec::with_capacity(live);
             for t in tables.iter_mut() {
                 let at = t.key_off as usize;
-                let n = t.small_len as usize + t.large_len as usize;
+                let (s, l) = self.view().lens(t);
                 t.key_off = fresh.len() as u32;
-                fresh.extend_from_slice(self.bytes.get(at..at + n).unwrap_or_default());
+                fresh.extend_from_slice(self.bytes.get(at..at + 4 + s + l).unwrap_or_default());
             }
             self.bytes = List::Heap(fresh);
             self.dead = 0;

@@ -174,7 +174,7 @@ impl Sizes {
         region::<u32>(self.words) * 2
             + region::<u32>(n)
             // Key ranges and tables.
-            + region::<u8>(n * 2 * self.max_key)
+            + region::<u8>(n * (4 + 2 * self.max_key))
             + region::<Table>(n)
             // Level-0 runs, log blocks, freed blocks, bitmap.
             + region::<usize>(MAX_RUNS)

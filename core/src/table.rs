@@ -10,7 +10,7 @@
 //! that are not in the table. The footer, at a fixed place at the end of the
 //! block, locates the rest.
 
-use crate::levels::Keys;
+use crate::levels::{Keys, KeysView};
 use crate::list::List;
 use core::cmp::Ordering;
 use core::ops::Bound;
@@ -381,7 +381,7 @@ impl TableBuilder {
         let mut r = Reader::new(&self.index[n..]);
         let klen = r.varint().unwrap_or(0) as usize;
         let smallest = r.bytes(klen).unwrap_or_default();
-        let mut t = Table::with_range(block, epoch, footer, smallest, &self.last_key);
+        let mut t = Table::new(block, epoch, footer);
         keys.add(&mut t, smallest, &self.last_key)?;
         Ok(t)
     }
@@ -400,35 +400,17 @@ pub struct Table {
     pub(crate) key_off: u32,
     pub(crate) epoch: u64,
     pub(crate) footer: Footer,
-    pub(crate) small_len: u16,
-    pub(crate) large_len: u16,
-    /// Bytes the smallest and largest keys share at their start.
-    pub(crate) prefix: u16,
-    pub(crate) _pad: u16,
-    /// A hash of the key range, to check an index read again against.
-    pub(crate) range_hash: u32,
-    pub(crate) _pad2: u32,
 }
 
 impl Table {
-    fn with_range(block: u32, epoch: u64, footer: Footer, smallest: &[u8], largest: &[u8]) -> Self {
+    fn new(block: u32, epoch: u64, footer: Footer) -> Self {
         Table {
             block,
             epoch,
             footer,
-            small_len: smallest.len() as u16,
-            large_len: largest.len() as u16,
-            prefix: shared_prefix(smallest, largest) as u16,
-            range_hash: range_hash(smallest, largest),
-            ..Table::default()
+            key_off: 0,
         }
     }
-}
-
-/// A hash of a key range.
-fn range_hash(smallest: &[u8], largest: &[u8]) -> u32 {
-    let h = key_hash(smallest) ^ key_hash(largest).rotate_left(17);
-    (h ^ (h >> 32)) as u32
 }
 
 impl core::fmt::Debug for Table {
@@ -718,7 +700,7 @@ impl Table {
         if smallest.len() > u16::MAX as usize || largest.len() > u16::MAX as usize {
             return Err(corrupt(block, "table key too long"));
         }
-        let mut t = Table::with_range(block, epoch, footer, smallest, largest);
+        let mut t = Table::new(block, epoch, footer);
         if let Some(keys) = keys {
             keys.add(&mut t, smallest, largest)?;
         }
@@ -734,6 +716,7 @@ impl Table {
         part: Part,
         raw: &mut List<u8>,
         out: &mut List<u8>,
+        keys: Option<KeysView<'_>>,
     ) -> Result<(), Error<D::Error>> {
         let f = &self.footer;
         if part == Part::Bloom {
@@ -764,7 +747,20 @@ impl Table {
         out.resize(keys_at, 0)?;
         let mut i = 0;
         let mut room = true;
-        let p = self.prefix as usize;
+        // The prefix every key of the table shares: from the key range in
+        // memory, or (without it) from a first pass over the index.
+        let p = match keys {
+            Some(k) => shared_prefix(k.smallest(self), k.largest(self)),
+            None => {
+                let mut first: &[u8] = &[];
+                let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |k, _, _| {
+                    if first.is_empty() {
+                        first = k;
+                    }
+                })?;
+                shared_prefix(first, largest)
+            }
+        };
         let largest = parse_index(raw, f, l, self.block, self.epoch, &mut |key, off, len| {
             if i < n {
                 let at = META_HEAD + i * META_REC;
@@ -788,11 +784,7 @@ impl Table {
         // The table in memory was loaded from this index: its keys must
         // still be there.
         let first = Meta(out).first_key(0);
-        if first.len() != self.small_len as usize
-            || largest.len() != self.large_len as usize
-            || shared_prefix(first, largest) != p
-            || range_hash(first, largest) != self.range_hash
-        {
+        if keys.is_some_and(|k| first != k.smallest(self) || largest != k.largest(self)) {
             return Err(corrupt(self.block, "table changed on media"));
         }
         Ok(())
@@ -830,7 +822,7 @@ impl Table {
         own: &mut List<u8>,
     ) -> Result<Option<Shared>, Error<D::Error>> {
         cx.meta_reads += 1;
-        self.read_part(io, l, part, raw, own)?;
+        self.read_part(io, l, part, raw, own, cx.keys)?;
         Ok(cx
             .cache
             .as_deref_mut()
@@ -867,7 +859,7 @@ impl Table {
         l: &Layout,
         buf: &mut List<u8>,
     ) -> Result<(), Error<D::Error>> {
-        self.read_part(io, l, Part::Bloom, &mut List::new(), buf)
+        self.read_part(io, l, Part::Bloom, &mut List::new(), buf, None)
     }
 
     /// Reads data block `i` (at `off`, `len` bytes) into `buf` and checks
@@ -1057,6 +1049,9 @@ pub(crate) struct ReadCtx<'a> {
     pub cache: Option<&'a mut BlockCache>,
     /// Buffers a cursor in fixed memory reads a table's index through.
     pub spare: Option<(&'a mut List<u8>, &'a mut List<u8>)>,
+    /// The tables' key ranges, to check an index read against (not while
+    /// a merge adds ranges).
+    pub keys: Option<KeysView<'a>>,
 }
 
 /// Key offset, key length, and value (offset, length) within a cursor's
