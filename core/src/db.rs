@@ -1545,8 +1545,9 @@ impl<D: BlockDevice> Db<D> {
     /// As `Db::format`, for a store that lives in `memory` rather than
     /// on the heap: every list and buffer it needs is carved from it (see
     /// [`Config::memory_needed`]), and nothing is allocated, then or later.
-    /// [`Db::close`] gives it back. [`Error::OutOfMemory`] if `memory` is
-    /// too small (what was carved by then is spent); on any other error
+    /// [`Db::close`] gives it back (a store dropped instead keeps it: its
+    /// buffer is then spent). [`Error::OutOfMemory`] if `memory` is too
+    /// small (what was carved by then is spent too); on any other error
     /// `memory` is whole again.
     #[inline(always)]
     pub fn format_in(dev: D, cfg: Config, memory: &mut Memory) -> Result<Self, D> {
