@@ -76,6 +76,10 @@ enum Command {
         /// (the power stays on; on a file the cache is lost).
         #[arg(long)]
         io_errors: bool,
+        /// Run every store in fixed memory (`Db::open_in`), closed and
+        /// reopened in the same memory.
+        #[arg(long)]
+        fixed_memory: bool,
         /// Print only violations and totals.
         #[arg(long)]
         quiet: bool,
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
             max_violations,
             format_only,
             io_errors,
+            fixed_memory,
             quiet,
         } => {
             let names: Vec<&str> = if workload == "all" {
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
                 max_violations,
                 format_only,
                 io_errors,
+                fixed_memory,
             };
             run_sweeps(&pairs, &base, seeds, nor_seeds, jobs, quiet)
         }

@@ -39,7 +39,7 @@ use std::ops::Bound;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use cairn_core::{Batch, Config, Db, Error};
+use cairn_core::{Batch, Config, Db, Error, Memory};
 use rand::RngExt;
 
 use crate::oracle::{show_key, show_value, Model, Op, Oracle};
@@ -123,6 +123,9 @@ pub struct SweepOptions {
     /// At each cut point, inject an I/O error (the power stays on) instead
     /// of cutting the power.
     pub io_errors: bool,
+    /// Run every store in fixed memory (`Db::format_in`, `Db::open_in`),
+    /// closed with `Db::close` and reopened in the same memory.
+    pub fixed_memory: bool,
 }
 
 impl Default for SweepOptions {
@@ -136,6 +139,7 @@ impl Default for SweepOptions {
             max_violations: 10,
             format_only: false,
             io_errors: false,
+            fixed_memory: false,
         }
     }
 }
@@ -538,6 +542,10 @@ struct Sweeper<'a, D: SimDevice> {
     make: fn(&Workload, u64) -> D,
     cfg: Config,
     report: SweepReport,
+    /// With `fixed_memory`: the stores' memory, handed from one to the next,
+    /// and the bytes it takes.
+    memory: Option<Memory>,
+    need: usize,
 }
 
 impl<'a, D: SimDevice> Sweeper<'a, D> {
@@ -553,6 +561,10 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
             opts,
             make,
             cfg: w.config_for(kind.name()),
+            memory: None,
+            need: w
+                .config_for(kind.name())
+                .memory_needed(&make(w, 0).geometry()),
             report: SweepReport {
                 workload: w.name.clone(),
                 device: kind.name(),
@@ -573,6 +585,9 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
         }
         if self.opts.io_errors {
             s.push_str(" --io-errors");
+        }
+        if self.opts.fixed_memory {
+            s.push_str(" --fixed-memory");
         }
         match k {
             Some(k) => s.push_str(&format!(" --k {k} --seed {seed}")),
@@ -637,8 +652,58 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
         self.report
     }
 
+    /// With `fixed_memory`, the memory for the next store: what the last
+    /// one gave back, or a fresh buffer if a store was dropped on a failure
+    /// path (which keeps its memory).
+    fn memory(&mut self) -> Option<&mut Memory> {
+        if !self.opts.fixed_memory {
+            return None;
+        }
+        let need = self.need;
+        let m = self.memory.get_or_insert_with(|| Memory::new(&mut []));
+        // What comes back lacks only the bytes its pieces' alignment skipped.
+        if m.len() + 512 < need {
+            *m = Memory::new(Box::leak(vec![0u8; need].into_boxed_slice()));
+        }
+        Some(m)
+    }
+
+    fn db_format(&mut self, dev: &D) -> Result<Db<D>, Error<SimError>> {
+        let cfg = self.cfg.clone();
+        match self.memory() {
+            Some(m) => Db::format_in(dev.clone(), cfg, m),
+            None => Db::format(dev.clone(), cfg),
+        }
+    }
+
+    fn db_open(&mut self, dev: &D) -> Result<Db<D>, Error<SimError>> {
+        let cfg = self.cfg.clone();
+        match self.memory() {
+            Some(m) => Db::open_in(dev.clone(), cfg, m),
+            None => Db::open(dev.clone(), cfg),
+        }
+    }
+
+    fn db_open_or_format(&mut self, dev: &D) -> Result<Db<D>, Error<SimError>> {
+        let cfg = self.cfg.clone();
+        match self.memory() {
+            Some(m) => Db::open_or_format_in(dev.clone(), cfg, m),
+            None => Db::open_or_format(dev.clone(), cfg),
+        }
+    }
+
+    /// Closes a store as dropping it would, keeping its memory.
+    fn release(&mut self, db: Db<D>) {
+        match (self.opts.fixed_memory, self.memory.as_mut()) {
+            (true, Some(m)) => {
+                db.close(m);
+            }
+            _ => drop(db),
+        }
+    }
+
     fn open(&mut self, dev: &D, phase: &str) -> Result<Db<D>, Failure> {
-        match Db::open(dev.clone(), self.cfg.clone()) {
+        match self.db_open(dev) {
             Ok(db) => {
                 self.report.opens += 1;
                 Ok(db)
@@ -657,7 +722,8 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
     fn count(&mut self) -> Result<(u64, D), Failure> {
         let phase = |s: &'static str| move |e: String| (format!("counting run: {s}"), e);
         let dev = (self.make)(self.w, derive(&[self.w.seed, self.kind.tag(), u64::MAX]));
-        let mut db = Db::format(dev.clone(), self.cfg.clone())
+        let mut db = self
+            .db_format(&dev)
             .map_err(|e| ("format".to_string(), format!("format failed: {e}")))?;
         let before = dev.counters().mutations;
         let mut oracle = Oracle::new();
@@ -675,7 +741,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
         let n = dev.counters().mutations - before;
         verify_live(&mut db, &oracle).map_err(phase("after the workload"))?;
         check_db(&mut db).map_err(phase("after the workload"))?;
-        drop(db);
+        self.release(db);
         dev.crash();
         self.recover(&dev, &mut oracle, "counting run: reopen")?;
         Ok((n, dev))
@@ -693,7 +759,10 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
             let probe = used.snapshot(0);
             probe.reboot();
             let mut db = self.open(&probe, "format: open the used device")?;
-            scan_all(&mut db).map_err(|e| ("format: scan the used device".to_string(), e))?
+            let old =
+                scan_all(&mut db).map_err(|e| ("format: scan the used device".to_string(), e))?;
+            self.release(db);
+            old
         };
         for (what, base) in [("blank", None), ("used", Some(used))] {
             let seed = derive(&[self.w.seed, self.kind.tag(), 0xF0]);
@@ -708,23 +777,30 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
             };
             let probe = fresh();
             let before = probe.counters().mutations;
-            drop(
-                Db::format(probe.clone(), self.cfg.clone())
-                    .map_err(|e| (format!("format ({what} device)"), e.to_string()))?,
-            );
+            let db = self
+                .db_format(&probe)
+                .map_err(|e| (format!("format ({what} device)"), e.to_string()))?;
+            self.release(db);
             let m = probe.counters().mutations - before;
             for j in 0..m {
                 let phase = format!("cut {j} inside format ({what} device)");
                 self.report.format_cut_points += 1;
                 let dev = fresh();
                 dev.cut_at(j);
-                if Db::format(dev.clone(), self.cfg.clone()).is_ok() && dev.powered() {
+                let formatted = match self.db_format(&dev) {
+                    Ok(db) => {
+                        self.release(db);
+                        true
+                    }
+                    Err(_) => false,
+                };
+                if formatted && dev.powered() {
                     return Err((phase, "format succeeded through a power cut".into()));
                 }
                 dev.disarm();
                 dev.crash();
                 self.reboot(&dev);
-                match Db::open(dev.clone(), self.cfg.clone()) {
+                match self.db_open(&dev) {
                     Ok(mut db) => {
                         self.report.opens += 1;
                         let got = scan_all(&mut db).map_err(|e| (phase.clone(), e))?;
@@ -740,11 +816,13 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
                             ));
                         }
                         check_db(&mut db).map_err(|e| (phase.clone(), e))?;
+                        self.release(db);
                     }
                     Err(Error::NotFormatted) => {}
                     Err(e) => return Err((phase, format!("open after a cut format failed: {e}"))),
                 }
-                let mut db = Db::open_or_format(dev.clone(), self.cfg.clone())
+                let mut db = self
+                    .db_open_or_format(&dev)
                     .map_err(|e| (phase.clone(), format!("open_or_format failed: {e}")))?;
                 match db.put(b"after-format", b"1").and_then(|()| db.sync()) {
                     Ok(()) => {}
@@ -756,11 +834,12 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
                             return Err((phase, "a full store changed after a cut format".into()));
                         }
                         check_db(&mut db).map_err(|e| (phase.clone(), e))?;
+                        self.release(db);
                         continue;
                     }
                     Err(e) => return Err((phase, format!("put failed: {e}"))),
                 }
-                drop(db);
+                self.release(db);
                 dev.crash();
                 self.reboot(&dev);
                 let mut db = self.open(&dev, &phase)?;
@@ -770,6 +849,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
                 if v.as_deref() != Some(&b"1"[..]) {
                     return Err((phase, "a put acknowledged after format was lost".into()));
                 }
+                self.release(db);
                 check_device(&dev).map_err(|e| (phase.clone(), e))?;
             }
         }
@@ -780,7 +860,8 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
     fn cut_point(&mut self, k: u64, s: u32) -> Result<(), Failure> {
         let seed = derive(&[self.w.seed, self.kind.tag(), k, s as u64]);
         let dev = (self.make)(self.w, seed);
-        let mut db = Db::format(dev.clone(), self.cfg.clone())
+        let mut db = self
+            .db_format(&dev)
             .map_err(|e| ("format".to_string(), format!("format failed: {e}")))?;
         if self.opts.io_errors {
             dev.fail_at(k);
@@ -801,7 +882,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
         if let Ran::Failed { .. } = ran {
             check_poisoned(&mut db, &dev).map_err(|e| ("after the I/O error".to_string(), e))?;
         }
-        drop(db);
+        self.release(db);
         if dev.cut_pending() {
             return Err((
                 "workload".into(),
@@ -857,13 +938,13 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
                 .map_err(|e| (format!("{phase}: sync"), e.to_string()))?;
             oracle.sync_point();
         }
-        drop(db);
+        self.release(db);
         dev.crash();
         self.reboot(dev);
         let mut db = self.open(dev, &format!("{phase}: second open"))?;
         verify_recovered(&mut db, oracle).map_err(at("state after the second reopening"))?;
         check_db(&mut db).map_err(at("check after the second reopening"))?;
-        drop(db);
+        self.release(db);
         check_device(dev).map_err(at("device"))
     }
 
@@ -878,7 +959,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
         let probe = dev.snapshot(derive(&[seed, 1]));
         probe.reboot();
         let before = probe.counters().mutations;
-        let Ok(mut db) = Db::open(probe.clone(), self.cfg.clone()) else {
+        let Ok(mut db) = self.db_open(&probe) else {
             // The main recovery reports it.
             return Ok(());
         };
@@ -890,7 +971,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
             return Ok(());
         }
         let total = probe.counters().mutations - before;
-        drop(db);
+        self.release(db);
 
         let mut points: Vec<u64> = (0..in_open.min(self.opts.open_cuts as u64)).collect();
         let mut rng = rng_from(derive(&[seed, 2]));
@@ -912,7 +993,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
             d2.cut_at(j);
             let mut o2 = oracle.clone();
             self.report.recovery_cut_points += 1;
-            match Db::open(d2.clone(), self.cfg.clone()) {
+            match self.db_open(&d2) {
                 Ok(mut db) => {
                     self.report.opens += 1;
                     if d2.powered() {
@@ -928,6 +1009,7 @@ impl<'a, D: SimDevice> Sweeper<'a, D> {
                         )
                         .map_err(|e| (format!("{phase}: writes"), e))?;
                     }
+                    self.release(db);
                 }
                 Err(_) if !d2.powered() => {}
                 Err(e) => {
