@@ -6,7 +6,7 @@
 //! flush or merge has written but not yet placed are staged past the last
 //! level. The key ranges live in a byte arena: on the heap it is appended
 //! to and compacted once mostly dead; in a caller's fixed memory each block
-//! has a slot of twice the longest key.
+//! has a slot of twice the longest key, with the two keys' lengths.
 
 use core::ops::Index;
 

@@ -1,11 +1,12 @@
 //! The store's memory: lists that grow on the heap (with `alloc`), or that
-//! live in fixed slices of one buffer the caller handed in, carved once when
-//! the store is opened and never given back.
+//! live in fixed slices of one buffer the caller handed in ([`Memory`]),
+//! carved when the store opens and given back when it closes.
 //!
 //! A fixed list refuses to grow past its slice ([`Overflow`]); the store
 //! sizes every slice for the worst case its configuration and geometry
-//! allow (see `Db::memory_needed`), so an overflow is a sizing bug, which
-//! the store reports as an error rather than a panic.
+//! allow (see `Config::memory_needed`), so an overflow means a store written
+//! with another configuration (or a sizing bug), which the store reports as
+//! `Error::OutOfMemory` rather than a panic.
 
 use core::ops::{Deref, DerefMut};
 
