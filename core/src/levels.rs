@@ -30,6 +30,7 @@ impl Levels {
         })
     }
 
+    #[inline]
     fn start(&self, lvl: usize) -> usize {
         if lvl == 0 {
             0
@@ -122,6 +123,7 @@ impl Levels {
     }
 
     /// The levels, from level 0 down.
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = &[Table]> + '_ {
         (0..LEVELS).map(move |l| &self[l])
     }
@@ -148,9 +150,13 @@ impl Index<usize> for Levels {
 
     /// The tables of level `lvl`: level 0 newest first, deeper levels in
     /// key order.
+    #[inline]
     fn index(&self, lvl: usize) -> &[Table] {
         match lvl {
-            0..LEVELS => &self.all[self.start(lvl)..self.ends[lvl]],
+            0..LEVELS => self
+                .all
+                .get(self.start(lvl)..self.ends[lvl])
+                .unwrap_or_default(),
             _ => &[],
         }
     }
@@ -161,7 +167,8 @@ impl Index<usize> for Levels {
 pub(crate) struct KeysView<'a>(&'a [u8]);
 
 impl<'a> KeysView<'a> {
-    /// The lengths of `t`'s keys, at the start of its range.
+    /// The lengths of `t`'s largest and smallest keys, at the start of its
+    /// range.
     #[inline]
     fn lens(self, t: &Table) -> (usize, usize) {
         let at = t.key_off as usize;
@@ -175,17 +182,20 @@ impl<'a> KeysView<'a> {
     }
 
     #[inline]
-    pub fn smallest(self, t: &Table) -> &'a [u8] {
-        let (s, _) = self.lens(t);
-        let at = t.key_off as usize + 4;
-        self.0.get(at..at + s).unwrap_or_default()
+    pub fn largest(self, t: &Table) -> &'a [u8] {
+        let at = t.key_off as usize;
+        let len = match self.0.get(at..at + 2) {
+            Some(&[a, b]) => u16::from_le_bytes([a, b]) as usize,
+            _ => 0,
+        };
+        self.0.get(at + 4..at + 4 + len).unwrap_or_default()
     }
 
     #[inline]
-    pub fn largest(self, t: &Table) -> &'a [u8] {
-        let (s, l) = self.lens(t);
-        let at = t.key_off as usize + 4 + s;
-        self.0.get(at..at + l).unwrap_or_default()
+    pub fn smallest(self, t: &Table) -> &'a [u8] {
+        let (l, s) = self.lens(t);
+        let at = t.key_off as usize + 4 + l;
+        self.0.get(at..at + s).unwrap_or_default()
     }
 
     /// Whether `key` lies within `t`'s key range.
@@ -196,7 +206,8 @@ impl<'a> KeysView<'a> {
 }
 
 /// The key ranges of the tables: at each table's `key_off`, the lengths of
-/// its smallest and largest keys (two `u16`s), then the two keys.
+/// its largest and smallest keys (two `u16`s), then the largest key (what a
+/// binary search over a level compares), then the smallest.
 pub(crate) struct Keys {
     bytes: List<u8>,
     /// In fixed memory, the bytes each block's slot holds; on the heap 0
@@ -251,15 +262,15 @@ impl Keys {
         let (Ok(sl), Ok(ll)) = (u16::try_from(s), u16::try_from(l)) else {
             return Err(Overflow);
         };
-        let [a, b] = sl.to_le_bytes();
-        let [c, d] = ll.to_le_bytes();
+        let [a, b] = ll.to_le_bytes();
+        let [c, d] = sl.to_le_bytes();
         if self.slot == 0 {
             let at = self.bytes.len();
             t.key_off = u32::try_from(at).map_err(|_| Overflow)?;
             let r = (|| {
                 self.bytes.extend_from_slice(&[a, b, c, d])?;
-                self.bytes.extend_from_slice(smallest)?;
-                self.bytes.extend_from_slice(largest)
+                self.bytes.extend_from_slice(largest)?;
+                self.bytes.extend_from_slice(smallest)
             })();
             if r.is_err() {
                 self.bytes.truncate(at);
@@ -272,8 +283,8 @@ impl Keys {
             let at = t.block as usize * self.slot;
             let dest = self.bytes.get_mut(at..at + 4 + s + l).ok_or(Overflow)?;
             dest[..4].copy_from_slice(&[a, b, c, d]);
-            dest[4..4 + s].copy_from_slice(smallest);
-            dest[4 + s..].copy_from_slice(largest);
+            dest[4..4 + l].copy_from_slice(largest);
+            dest[4 + l..].copy_from_slice(smallest);
             t.key_off = at as u32;
             Ok(())
         }
@@ -282,7 +293,7 @@ impl Keys {
     /// `t` is no longer live (nor staged).
     pub fn release(&mut self, t: &Table) {
         if self.slot == 0 {
-            let (s, l) = self.view().lens(t);
+            let (l, s) = self.view().lens(t);
             self.dead += 4 + s + l;
         }
     }
@@ -296,7 +307,7 @@ impl Keys {
             let mut fresh = alloc::vec::Vec::with_capacity(live);
             for t in tables.iter_mut() {
                 let at = t.key_off as usize;
-                let (s, l) = self.view().lens(t);
+                let (l, s) = self.view().lens(t);
                 t.key_off = fresh.len() as u32;
                 fresh.extend_from_slice(self.bytes.get(at..at + 4 + s + l).unwrap_or_default());
             }

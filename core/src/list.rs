@@ -170,6 +170,7 @@ impl<T: Copy + 'static> List<T> {
 
 impl<T: 'static> Deref for List<T> {
     type Target = [T];
+    #[inline]
     fn deref(&self) -> &[T] {
         match self {
             #[cfg(feature = "alloc")]
@@ -180,6 +181,7 @@ impl<T: 'static> Deref for List<T> {
 }
 
 impl<T: 'static> DerefMut for List<T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
         match self {
             #[cfg(feature = "alloc")]
