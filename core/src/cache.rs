@@ -42,7 +42,7 @@ mod none {
             None
         }
 
-        pub fn forget(&mut self, _blocks: &[u32]) {}
+        pub fn forget(&mut self, _any: bool, _gone: impl Fn(u32) -> bool) {}
     }
 }
 
@@ -191,13 +191,15 @@ mod heap {
         /// the store no longer names, whose entries could never be read again
         /// (a reused block gets a new epoch) but would hold memory until
         /// evicted, which a cache under its budget never does.
-        pub fn forget(&mut self, blocks: &[u32]) {
-            if blocks.is_empty() || self.used == 0 {
+        /// Drops the blocks of the tables `gone` says are no longer live
+        /// (`any`: some may be).
+        pub fn forget(&mut self, any: bool, gone: impl Fn(u32) -> bool) {
+            if !any || self.used == 0 {
                 return;
             }
             for i in 0..self.slots.len() {
                 let s = &self.slots[i];
-                if s.live && blocks.contains(&s.key.0) {
+                if s.live && gone(s.key.0) {
                     self.remove(i);
                 }
             }
@@ -249,7 +251,7 @@ mod tests {
             }
         }
         assert_eq!(c.bytes(), 12 * 512);
-        c.forget(&[1, 3]);
+        c.forget(true, |b| [1, 3].contains(&b));
         assert_eq!(c.bytes(), 6 * 512);
         for off in 0..3u32 {
             assert!(c.get((1, 7, off * 512)).is_none());

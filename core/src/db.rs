@@ -354,10 +354,12 @@ struct Space {
     pending: List<u32>,
     /// How many bits `pending` has set.
     pending_count: u32,
-    /// Blocks a change not yet committed (a compaction) stopped naming:
-    /// the last manifest programmed names them. The next commit moves them
-    /// to `pending`.
+    /// One bit per block: a change not yet committed (a compaction)
+    /// stopped naming it, and the last manifest programmed names it. The
+    /// next commit moves it to `pending`.
     deferred: List<u32>,
+    /// How many bits `deferred` has set.
+    deferred_count: u32,
     /// No sync since this handle was made. The manifest it mounted may be
     /// a commit another handle never synced (it closed without `sync`,
     /// leaving the record in a file's page cache): the blocks that commit
@@ -431,6 +433,34 @@ impl Space {
     fn pending_blocks(&self) -> impl Iterator<Item = u32> + '_ {
         let n = self.pending.len() as u32 * 32;
         (0..n).filter(|&b| bit(&self.pending, b))
+    }
+
+    /// `b` awaits the next commit.
+    fn defer(&mut self, b: u32) {
+        if !bit(&self.deferred, b) {
+            set_bit(&mut self.deferred, b, true);
+            self.deferred_count += 1;
+        }
+    }
+
+    /// Blocks awaiting the next commit.
+    fn deferred_blocks(&self) -> impl Iterator<Item = u32> + '_ {
+        let n = self.deferred.len() as u32 * 32;
+        (0..n).filter(|&b| bit(&self.deferred, b))
+    }
+
+    /// A commit was programmed: the blocks it stopped naming, deferred ones
+    /// included, are released after the next sync.
+    fn committed(&mut self) {
+        for w in 0..self.deferred.len() {
+            let mut bits = core::mem::take(&mut self.deferred[w]);
+            while bits != 0 {
+                let b = w as u32 * 32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                self.release_after_sync(b);
+            }
+        }
+        self.deferred_count = 0;
     }
 
     /// Free blocks, counting those a sync will release.
@@ -1130,10 +1160,7 @@ fn commit_manifest<D: BlockDevice>(
     for b in freed.iter().copied().chain(old_meta) {
         space.release_after_sync(b);
     }
-    for i in 0..space.deferred.len() {
-        space.release_after_sync(space.deferred[i]);
-    }
-    space.deferred.clear();
+    space.committed();
     Ok(())
 }
 
@@ -1313,7 +1340,8 @@ impl<D: BlockDevice> Db<D> {
                 next_epoch: 1,
                 pending: memory.filled(sz.words, 0)?,
                 pending_count: 0,
-                deferred: memory.list(n)?,
+                deferred: memory.filled(sz.words, 0)?,
+                deferred_count: 0,
                 fresh: true,
             },
             keys: Keys::new(&mut memory, n, cfg.max_key_len)?,
@@ -1382,7 +1410,8 @@ impl<D: BlockDevice> Db<D> {
         self.mem
             .clear_to(Memtable::<Arena>::arena_len(self.cfg.memtable_bytes));
         self.log_pending.clear();
-        self.space.deferred.clear();
+        self.space.deferred.fill(0);
+        self.space.deferred_count = 0;
         self.ops = OpCounts::default();
     }
 
@@ -1873,8 +1902,10 @@ impl<D: BlockDevice> Db<D> {
     fn commit_sealing(&mut self, freed: &[u32], seals_log: bool) -> Result<(), D> {
         self.index_level0();
         // The tables the store no longer names are never read again.
-        self.cache.forget(freed);
-        self.cache.forget(&self.space.deferred);
+        let space = &self.space;
+        let any = !freed.is_empty() || space.deferred_count > 0;
+        self.cache
+            .forget(any, |b| freed.contains(&b) || bit(&space.deferred, b));
         let m = Manifest {
             last_seq: self.flushed_seq,
             wal: &self.wal,
@@ -1904,9 +1935,11 @@ impl<D: BlockDevice> Db<D> {
     /// costs), or when free space is short.
     fn commit_later(&mut self, freed: &[u32]) -> Result<(), D> {
         self.index_level0();
-        self.space.deferred.extend_from_slice(freed)?;
+        for &b in freed {
+            self.space.defer(b);
+        }
         self.meta.dirty = true;
-        let held = self.space.deferred.len();
+        let held = self.space.deferred_count as usize;
         if held > self.max_wal_blocks || self.space.free <= self.space.reserve + held as u32 {
             return self.commit(&[]);
         }
@@ -2566,7 +2599,7 @@ impl<D: BlockDevice> Db<D> {
         }
         let overlap = o_end - o_start;
         let inputs = picks.len() + overlap;
-        if !self.space.deferred.is_empty() && self.space.available() < inputs as u32 + 2 {
+        if self.space.deferred_count > 0 && self.space.available() < inputs as u32 + 2 {
             // The blocks earlier compactions freed are needed.
             self.settle()?;
         }
@@ -2627,7 +2660,8 @@ impl<D: BlockDevice> Db<D> {
                         for t in &self.levels[out_lvl][o_start + released..o_start + ti] {
                             self.freed.push(t.block)?;
                         }
-                        self.cache.forget(&self.freed);
+                        let freed = &self.freed;
+                        self.cache.forget(!freed.is_empty(), |b| freed.contains(&b));
                         commit_manifest(
                             &mut self.io,
                             &mut self.space,
@@ -3360,14 +3394,15 @@ impl<D: BlockDevice> Db<D> {
         for b in self
             .space
             .pending_blocks()
-            .chain(self.space.deferred.iter().copied())
+            .chain(self.space.deferred_blocks())
         {
             if b >= n || bit(owner, b) {
                 rep.found(b, "block awaits release but is referenced");
             }
         }
         let ones = |map: &[u32]| map.iter().map(|w| w.count_ones() as usize).sum::<usize>();
-        let claimed = ones(owner) + self.space.pending_count as usize + self.space.deferred.len();
+        let claimed =
+            ones(owner) + self.space.pending_count as usize + self.space.deferred_count as usize;
         if ones(&self.space.used) != claimed {
             rep.found(
                 u32::MAX,

@@ -171,8 +171,7 @@ impl Sizes {
     pub const fn memory(&self) -> usize {
         let n = self.blocks;
         // Space: used, pending, deferred.
-        region::<u32>(self.words) * 2
-            + region::<u32>(n)
+        region::<u32>(self.words) * 3
             // Key ranges and tables.
             + region::<u8>(n * (4 + 2 * self.max_key))
             + region::<Table>(n)
