@@ -152,7 +152,7 @@ impl Config {
     /// };
     /// const NEEDED: usize = CONFIG.memory_needed(&GEOMETRY);
     /// static MEMORY: [u8; NEEDED] = [0; NEEDED];
-    /// // A 1 MiB SPI NOR part with 32-byte keys: about 52 KiB.
+    /// // A 1 MiB SPI NOR part with 32-byte keys: about 51 KiB.
     /// assert!(MEMORY.len() < 60 * 1024);
     /// ```
     pub const fn memory_needed(&self, geometry: &Geometry) -> usize {
