@@ -374,6 +374,22 @@ fn bit(map: &[u32], b: u32) -> bool {
         .is_some_and(|w| w & (1 << (b % 32)) != 0)
 }
 
+/// The blocks whose bits are set in a bitmap.
+fn set_bits(map: &[u32]) -> impl Iterator<Item = u32> + '_ {
+    (0..map.len() as u32 * 32).filter(|&b| bit(map, b))
+}
+
+/// Clears a bitmap, calling `f` with each block whose bit was set.
+fn drain_bits(map: &mut [u32], mut f: impl FnMut(u32)) {
+    for (w, word) in map.iter_mut().enumerate() {
+        let mut bits = core::mem::take(word);
+        while bits != 0 {
+            f(w as u32 * 32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
+}
+
 /// Sets bit `b` of a bitmap to `on`.
 fn set_bit(map: &mut [u32], b: u32, on: bool) {
     if let Some(w) = map.get_mut((b / 32) as usize) {
@@ -418,21 +434,15 @@ impl Space {
         if self.pending_count == 0 {
             return;
         }
-        for w in 0..self.pending.len() {
-            let mut bits = core::mem::take(&mut self.pending[w]);
-            while bits != 0 {
-                let b = w as u32 * 32 + bits.trailing_zeros();
-                bits &= bits - 1;
-                self.release(b);
-            }
-        }
+        let mut pending = core::mem::take(&mut self.pending);
+        drain_bits(&mut pending, |b| self.release(b));
+        self.pending = pending;
         self.pending_count = 0;
     }
 
     /// Blocks awaiting release after the next sync.
     fn pending_blocks(&self) -> impl Iterator<Item = u32> + '_ {
-        let n = self.pending.len() as u32 * 32;
-        (0..n).filter(|&b| bit(&self.pending, b))
+        set_bits(&self.pending)
     }
 
     /// `b` awaits the next commit.
@@ -445,21 +455,15 @@ impl Space {
 
     /// Blocks awaiting the next commit.
     fn deferred_blocks(&self) -> impl Iterator<Item = u32> + '_ {
-        let n = self.deferred.len() as u32 * 32;
-        (0..n).filter(|&b| bit(&self.deferred, b))
+        set_bits(&self.deferred)
     }
 
     /// A commit was programmed: the blocks it stopped naming, deferred ones
     /// included, are released after the next sync.
     fn committed(&mut self) {
-        for w in 0..self.deferred.len() {
-            let mut bits = core::mem::take(&mut self.deferred[w]);
-            while bits != 0 {
-                let b = w as u32 * 32 + bits.trailing_zeros();
-                bits &= bits - 1;
-                self.release_after_sync(b);
-            }
-        }
+        let mut deferred = core::mem::take(&mut self.deferred);
+        drain_bits(&mut deferred, |b| self.release_after_sync(b));
+        self.deferred = deferred;
         self.deferred_count = 0;
     }
 
