@@ -45,14 +45,18 @@
 //! #     }
 //! # }
 //! # let chip = Chip([0xFF; 64 * 1024]);
-//! use cairn_core::{BlockDevice, Config, Db};
+//! use cairn_core::{BlockDevice, Config, Db, Memory};
 //! use cairn_flash::NorFlashDevice;
 //!
 //! // The upper 48 KiB of a 64 KiB chip with 4 KiB sectors: 12 blocks.
 //! let dev = NorFlashDevice::partition(chip, 16 * 1024, 48 * 1024).unwrap();
 //! assert_eq!(dev.geometry().block_count, 12);
-//! let cfg = Config { memtable_bytes: 2048, max_key_len: 64, ..Config::default() };
-//! let mut db = Db::open_or_format(dev, cfg).unwrap();
+//! let cfg = Config { memtable_bytes: 2048, max_key_len: 64, ..Config::DEFAULT };
+//! // No heap: the store lives in a buffer of the size its configuration
+//! // needs (on a microcontroller a `static`; see docs/embedded.md).
+//! let need = cfg.memory_needed(&dev.geometry());
+//! let mut memory = Memory::new(Box::leak(vec![0u8; need].into_boxed_slice()));
+//! let mut db = Db::open_or_format_in(dev, cfg, &mut memory).unwrap();
 //! db.put(b"boot-count", b"1").unwrap();
 //! ```
 #![no_std]
