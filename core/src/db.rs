@@ -30,7 +30,7 @@ use crate::format::{
     BlockKind, Reader, FOOTER_LEN, FORMAT_VERSION, FRAME_LEN, HEADER_LEN, MAX_HEADER_LEN,
 };
 use crate::io::Io;
-use crate::levels::{Keys, Levels};
+use crate::levels::{Keys, KeysView, Levels};
 use crate::list::{List, Memory, Overflow, Source};
 use crate::logging::{debug, log_warn};
 use crate::manifest::{self, WalRef, LEVELS};
@@ -1003,7 +1003,7 @@ fn runs_of(
     let mut start = picks.start;
     while start < picks.end {
         let mut end = start + 1;
-        while end < picks.end && keys.largest(&tables[end - 1]) < keys.smallest(&tables[end]) {
+        while end < picks.end && one_run(keys.view(), &tables[end - 1], &tables[end]) {
             end += 1;
         }
         runs.set(*n, lvl, start, end)?;
@@ -1011,6 +1011,12 @@ fn runs_of(
         start = end;
     }
     Ok(())
+}
+
+/// Whether tables `a` and `b`, next to each other in a level, read as one
+/// sorted run: `b`'s keys all follow `a`'s.
+fn one_run(keys: KeysView<'_>, a: &Table, b: &Table) -> bool {
+    keys.largest(a) < keys.smallest(b)
 }
 
 /// Whether a level below `lvl` may hold `key` (so a tombstone for it
@@ -1214,8 +1220,10 @@ pub struct Db<D: BlockDevice> {
     space: Space,
     poisoned: bool,
     ops: OpCounts,
-    /// The sizes the store's buffers and lists may reach.
-    sizes: Sizes,
+    /// In fixed memory, the runs level 0 may hold, and the cursors a scan
+    /// or merge has (see `Sizes`).
+    l0_run_cap: usize,
+    run_cap: usize,
     /// The store lives in memory handed to it, not on the heap.
     fixed: bool,
     /// Blocks a change frees.
@@ -1264,10 +1272,6 @@ impl<D: BlockDevice> Db<D> {
                 "data_block_bytes must be at least 128",
             ));
         }
-        // Several data blocks per table, whatever the erase unit.
-        let data_block_bytes = (cfg.data_block_bytes as usize)
-            .min(block_size / 4)
-            .min(crate::format::MAX_DATA_BLOCK);
         if cfg.memtable_bytes < 256 {
             return Err(Error::InvalidConfig("memtable_bytes must be at least 256"));
         }
@@ -1282,19 +1286,15 @@ impl<D: BlockDevice> Db<D> {
                 "l0_compaction_trigger must be >= 1 and level_size_multiplier >= 2",
             ));
         }
-        // What one entry may take so that it always fits a table block.
-        let room = block_size
-            .saturating_sub(header_len + footer_region + 6 * align + 3 * cfg.max_key_len + 128);
-        // ...and one put of the longest key and value fits an empty memtable.
-        let mem_room = cfg
-            .memtable_bytes
-            .saturating_sub(Memtable::<Arena>::needed_at_most(cfg.max_key_len, 0));
-        if mem_room == 0 {
+        // Every size, the longest value (what always fits a table block and
+        // an empty memtable) among them, worked out as `memory_needed` does.
+        let sz = Sizes::of(&cfg, &geo);
+        if cfg.memtable_bytes <= crate::memtable::needed_at_most(cfg.max_key_len, 0) {
             return Err(Error::InvalidConfig(
                 "memtable_bytes too small for max_key_len",
             ));
         }
-        let max_value = cfg.max_value_len.min(room).min(mem_room);
+        let max_value = sz.max_value;
         if max_value == 0 {
             return Err(Error::InvalidConfig("blocks too small for max_key_len"));
         }
@@ -1308,10 +1308,8 @@ impl<D: BlockDevice> Db<D> {
                 "reserve_blocks leaves no room for data",
             ));
         }
-        let max_wal_blocks = (2 * cfg.memtable_bytes / block_size + 2).max(2);
+        let max_wal_blocks = sz.max_wal_blocks;
         let cache_bytes = cfg.cache_bytes;
-        let sz = Sizes::of(&cfg, &geo);
-        debug_assert_eq!(sz.max_value, max_value);
         let mut memory = match fixed_memory {
             Some(m) => Source::Fixed(m),
             #[cfg(feature = "alloc")]
@@ -1326,7 +1324,7 @@ impl<D: BlockDevice> Db<D> {
             align,
             header_len,
             footer_region,
-            data_block_bytes,
+            data_block_bytes: sz.data_block_bytes,
             bloom_bits_per_key: cfg.bloom_bits_per_key as usize,
             record_window: sz.record_window,
         };
@@ -1367,7 +1365,8 @@ impl<D: BlockDevice> Db<D> {
             io,
             cfg,
             layout,
-            sizes: sz,
+            l0_run_cap: sz.l0_runs,
+            run_cap: sz.runs,
             fixed,
             max_value,
             max_wal_blocks,
@@ -1412,7 +1411,7 @@ impl<D: BlockDevice> Db<D> {
             dirty: false,
         };
         self.mem
-            .clear_to(Memtable::<Arena>::arena_len(self.cfg.memtable_bytes));
+            .clear_to(crate::memtable::arena_len(self.cfg.memtable_bytes));
         self.log_pending.clear();
         self.space.deferred.fill(0);
         self.space.deferred_count = 0;
@@ -1687,7 +1686,7 @@ impl<D: BlockDevice> Db<D> {
             let keys = &self.keys;
             let ok = self.levels[lvl]
                 .windows(2)
-                .all(|w| keys.largest(&w[0]) < keys.smallest(&w[1]));
+                .all(|w| one_run(keys.view(), &w[0], &w[1]));
             if !ok {
                 return Err(Error::corrupted(u32::MAX, "level tables overlap"));
             }
@@ -1889,11 +1888,11 @@ impl<D: BlockDevice> Db<D> {
         self.keys.compact(self.levels.all_mut());
         self.tables_bytes = (0..LEVELS).map(|l| self.level_bytes(l)).sum();
         let l0 = &self.levels[0];
-        let keys = &self.keys;
+        let keys = self.keys.view();
         self.l0_runs.clear();
         self.l0_runs_for = l0.len();
         for i in 1..=l0.len() {
-            let ends_run = i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]);
+            let ends_run = i == l0.len() || !one_run(keys, &l0[i - 1], &l0[i]);
             if ends_run && self.l0_runs.push(i).is_err() {
                 // Not indexed: lookups take each table as a run.
                 self.l0_runs_for = usize::MAX;
@@ -2286,7 +2285,7 @@ impl<D: BlockDevice> Db<D> {
         self.write_log_buffer()?;
         // In fixed memory a scan has a cursor for each of at most
         // `MAX_L0_RUNS` runs of level 0: make room for this flush's.
-        while self.fixed && self.l0_run_count() >= self.sizes.l0_runs {
+        while self.fixed && self.l0_run_count() >= self.l0_run_cap {
             let total = self.levels[0].len() + self.levels[1].len();
             let picks = self.picks_for(0, (self.space.available() as usize) >= total + 2);
             if !self.compact_level(0, picks)? {
@@ -2344,7 +2343,7 @@ impl<D: BlockDevice> Db<D> {
         }
         // Back to the configured size if replaying the log grew it.
         self.mem
-            .clear_to(Memtable::<Arena>::arena_len(self.cfg.memtable_bytes));
+            .clear_to(crate::memtable::arena_len(self.cfg.memtable_bytes));
         self.ops.flushes += 1;
         debug!("flushed into {} tables", self.levels[0].len());
         Ok(())
@@ -2476,7 +2475,7 @@ impl<D: BlockDevice> Db<D> {
                 && bottom >= l0_trigger;
             let l0_due = self.level_bytes(0) * 4 >= l0_trigger * 3
                 || tight
-                || (self.fixed && self.l0_run_count() >= self.sizes.l0_runs);
+                || (self.fixed && self.l0_run_count() >= self.l0_run_cap);
             let targets = self.level_targets();
             // The level to compact, and how many bytes should leave it.
             let (lvl, excess) = if !self.levels[0].is_empty() && l0_due {
@@ -2820,9 +2819,9 @@ impl<D: BlockDevice> Db<D> {
 
     /// How many sorted runs level 0 holds (see [`runs_of`]).
     fn l0_run_count(&self) -> usize {
-        let (l0, keys) = (&self.levels[0], &self.keys);
+        let (l0, keys) = (&self.levels[0], self.keys.view());
         (1..=l0.len())
-            .filter(|&i| i == l0.len() || keys.largest(&l0[i - 1]) >= keys.smallest(&l0[i]))
+            .filter(|&i| i == l0.len() || !one_run(keys, &l0[i - 1], &l0[i]))
             .count()
     }
 
@@ -2832,7 +2831,7 @@ impl<D: BlockDevice> Db<D> {
     fn picks_for(&self, lvl: usize, all: bool) -> core::ops::Range<usize> {
         let n = self.levels[lvl].len();
         // In fixed memory a merge has a cursor for each of `MAX_RUNS` runs.
-        let all = all && !(self.fixed && lvl == 0 && self.l0_run_count() >= self.sizes.runs);
+        let all = all && !(self.fixed && lvl == 0 && self.l0_run_count() >= self.run_cap);
         if all {
             0..n
         } else if lvl == 0 {
@@ -3293,7 +3292,7 @@ impl<D: BlockDevice> Db<D> {
                     claim(t.block, &mut rep);
                     rep.tables += 1;
                     let keys = &self.keys;
-                    if lvl > 0 && i > 0 && keys.largest(&tables[i - 1]) >= keys.smallest(t) {
+                    if lvl > 0 && i > 0 && !one_run(keys.view(), &tables[i - 1], t) {
                         rep.found(t.block, "table overlaps the one before it in its level");
                     }
                     let (io, l) = (&mut self.io, &self.layout);

@@ -153,8 +153,9 @@ pub(crate) const fn arena_len(node_bytes: usize) -> usize {
     node_bytes.saturating_add(node_bytes / 64)
 }
 
-/// An upper bound of the bytes one insert of a key and value of these
-/// lengths takes.
+/// The most any key of `key_len` bytes with a value of `value_len` bytes
+/// may need, whatever its hash: at most 64 bytes more than the key and
+/// value (`Db::write` documents that bound).
 pub(crate) const fn needed_at_most(key_len: usize, value_len: usize) -> usize {
     node_size(MAX_HEIGHT, key_len, value_len)
 }
@@ -291,13 +292,6 @@ impl<S: Storage> Memtable<S> {
         m.clear();
         m
     }
-
-    /// The length of an arena whose nodes may take `node_bytes`, beside
-    /// the key filter.
-    pub fn arena_len(node_bytes: usize) -> usize {
-        arena_len(node_bytes)
-    }
-
     /// Where the filter's word for a key's hash is, and its four bits in
     /// that word. One word rather than bits anywhere: one cache line read
     /// per lookup, for a few more false positives (about 0.5% at the 16
@@ -345,13 +339,6 @@ impl<S: Storage> Memtable<S> {
             return usize::MAX;
         }
         node_size(height_of(key), key.len(), value_len.unwrap_or(0))
-    }
-
-    /// The most any key of `key_len` bytes with a value of `value_len`
-    /// bytes may need, whatever its hash: at most 64 bytes more than the
-    /// key and value (`Db::write` documents that bound).
-    pub fn needed_at_most(key_len: usize, value_len: usize) -> usize {
-        needed_at_most(key_len, value_len)
     }
 
     /// An upper bound of the bytes that inserting every operation of `ops`
@@ -887,7 +874,7 @@ mod tests {
             let before = m.bytes();
             m.insert(&k, value).unwrap();
             assert!(m.bytes() - before <= Mem::needed_for(&ops));
-            assert!(Mem::needed_for(&ops) <= Mem::needed_at_most(k.len(), v.len()));
+            assert!(Mem::needed_for(&ops) <= needed_at_most(k.len(), v.len()));
         }
         assert_eq!(Mem::needed(&[0; MAX_KEY + 1], None), usize::MAX);
         let empty = Mem::new(vec![0; 64]);
@@ -1174,7 +1161,7 @@ mod tests {
             random.swap(i, (x % (i as u64 + 1)) as usize);
         }
         let value = [0x5Au8; 100];
-        let arena = Mem::needed_at_most(16, 100) * n as usize;
+        let arena = needed_at_most(16, 100) * n as usize;
         let per = |d: Duration| d.as_nanos() as f64 / (n as f64 * rounds as f64);
         for (name, order) in [("sequential", &sequential), ("random", &random)] {
             let mut m = Mem::new(vec![0; arena]);

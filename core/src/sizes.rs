@@ -43,6 +43,10 @@ pub(crate) struct Sizes {
     pub max_key: usize,
     /// The longest value accepted.
     pub max_value: usize,
+    /// Target bytes of a data block.
+    pub data_block_bytes: usize,
+    /// Log blocks the store writes before it flushes.
+    pub max_wal_blocks: usize,
     /// Bytes of the memtable's arena.
     pub arena: usize,
     /// The largest data block, padded: its entries, restart array and
@@ -127,7 +131,8 @@ impl Sizes {
         // Records are buffered up to the limit, or one at a time.
         let log_buffer = max(min(bs / 4, 64 << 10), record);
         let record_window = round_up(max(min(dbb, bs), min(512, bs)), align);
-        let wal = max(2 * cfg.memtable_bytes / bs + 2, 2) + 2;
+        let max_wal_blocks = max(2 * cfg.memtable_bytes / bs + 2, 2);
+        let wal = max_wal_blocks + 2;
         let manifest = record_len(manifest::max_len(blocks, wal), align);
         let records = max(max(record_window, record), manifest);
         // Level `l + 1` exists once level `l` outgrew memtable * trigger *
@@ -147,6 +152,8 @@ impl Sizes {
             words: blocks.div_ceil(32),
             max_key,
             max_value,
+            data_block_bytes: dbb,
+            max_wal_blocks,
             arena: memtable::arena_len(cfg.memtable_bytes),
             data,
             restarts,
